@@ -1,0 +1,408 @@
+"""casyncio.Loop: the C engine (``_core.BaseLoop``) plus the glue that runs
+once per loop or once per run, where C would only make it longer.
+
+What is here: run_forever's set-up and tear-down (running-loop registration,
+async generator hooks, coroutine origin tracking), run_until_complete,
+close, the exception handler, tasks and futures, the default executor.
+Everything per callback, per timer and per I/O event is in C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import socket
+import sys
+import threading
+import traceback
+import warnings
+import weakref
+from asyncio import coroutines, events, futures, tasks
+
+from . import _core
+
+logger = logging.getLogger("asyncio")
+
+# Depth of coroutine origin tracking in debug mode, as asyncio uses.
+_DEBUG_STACK_DEPTH = 10
+
+
+def _stop_when_done(fut):
+    """run_until_complete's done-callback: stop the loop unless the future
+    ended with SystemExit/KeyboardInterrupt, which propagate by themselves."""
+    if not fut.cancelled():
+        exc = fut.exception()
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            return
+    futures._get_loop(fut).stop()
+
+
+def _describe(key, value):
+    """One 'key: value' line of the default exception handler's message."""
+    if key == "source_traceback":
+        frames = "".join(traceback.format_list(value)).rstrip()
+        return f"{key}: Object created at (most recent call last):\n{frames}"
+    if key == "handle_traceback":
+        frames = "".join(traceback.format_list(value)).rstrip()
+        return f"{key}: Handle created at (most recent call last):\n{frames}"
+    return f"{key}: {value!r}"
+
+
+class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
+    """An asyncio event loop whose scheduler, timers and reactor are C."""
+
+    def __init__(self):
+        super().__init__()
+        self._exception_handler = None
+        self._task_factory = None
+        self._default_executor = None
+        self._executor_shutdown_called = False
+        self._asyncgens = weakref.WeakSet()
+        self._asyncgens_shutdown_called = False
+        self._coroutine_origin_tracking_enabled = False
+        self._coroutine_origin_tracking_saved_depth = None
+
+    def __repr__(self):
+        return (
+            f"<{type(self).__name__} running={self.is_running()} "
+            f"closed={self.is_closed()} debug={self.get_debug()}>"
+        )
+
+    def __del__(self, _warn=warnings.warn):
+        if not self.is_closed():
+            _warn(f"unclosed event loop {self!r}", ResourceWarning, source=self)
+            if not self.is_running():
+                self.close()
+
+    # ---- running and stopping ----
+
+    def _check_closed(self):
+        if self.is_closed():
+            raise RuntimeError("Event loop is closed")
+
+    def _check_running(self):
+        if self.is_running():
+            raise RuntimeError("This event loop is already running")
+        if events._get_running_loop() is not None:
+            raise RuntimeError(
+                "Cannot run the event loop while another loop is running"
+            )
+
+    def run_forever(self):
+        """Run until stop() is called."""
+        self._check_closed()
+        self._check_running()
+        self._set_coroutine_origin_tracking(self._debug)
+        saved_hooks = sys.get_asyncgen_hooks()
+        try:
+            self._thread_id = threading.get_ident()
+            sys.set_asyncgen_hooks(
+                firstiter=self._asyncgen_firstiter_hook,
+                finalizer=self._asyncgen_finalizer_hook,
+            )
+            events._set_running_loop(self)
+            self._run_forever_core()
+        finally:
+            self._thread_id = None
+            events._set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            sys.set_asyncgen_hooks(*saved_hooks)
+
+    def run_until_complete(self, future):
+        """Run until the future (or coroutine, wrapped in a task) is done,
+        and return its result or raise its exception."""
+        self._check_closed()
+        self._check_running()
+        wrapped = not futures.isfuture(future)
+        future = tasks.ensure_future(future, loop=self)
+        if wrapped:
+            # The caller cannot see the task, so its being destroyed pending
+            # (after an exception out of run_forever) is not worth a warning.
+            future._log_destroy_pending = False
+        future.add_done_callback(_stop_when_done)
+        try:
+            self.run_forever()
+        except BaseException:
+            if wrapped and future.done() and not future.cancelled():
+                # The exception propagates from run_forever; mark the task's
+                # as retrieved so it is not reported a second time.
+                future.exception()
+            raise
+        finally:
+            future.remove_done_callback(_stop_when_done)
+        if not future.done():
+            raise RuntimeError("Event loop stopped before Future completed.")
+        return future.result()
+
+    def close(self):
+        """Close the loop: drop pending callbacks, release the reactor, and
+        shut the default executor down without waiting for it."""
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self.is_closed():
+            return
+        if self._debug:
+            logger.debug("Close %r", self)
+        self._close_core()
+        self._executor_shutdown_called = True
+        executor, self._default_executor = self._default_executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+    # ---- debug mode ----
+
+    def set_debug(self, enabled):
+        self._debug = enabled
+        if self.is_running():
+            self.call_soon_threadsafe(self._set_coroutine_origin_tracking, enabled)
+
+    def _set_coroutine_origin_tracking(self, enabled):
+        if bool(enabled) == self._coroutine_origin_tracking_enabled:
+            return
+        if enabled:
+            self._coroutine_origin_tracking_saved_depth = (
+                sys.get_coroutine_origin_tracking_depth()
+            )
+            sys.set_coroutine_origin_tracking_depth(_DEBUG_STACK_DEPTH)
+        else:
+            sys.set_coroutine_origin_tracking_depth(
+                self._coroutine_origin_tracking_saved_depth
+            )
+        self._coroutine_origin_tracking_enabled = bool(enabled)
+
+    # ---- futures and tasks ----
+
+    def create_future(self):
+        return futures.Future(loop=self)
+
+    def create_task(self, coro, *, name=None, context=None):
+        """Schedule a coroutine as a task; the task factory is honoured."""
+        self._check_closed()
+        if self._task_factory is None:
+            task = tasks.Task(coro, loop=self, name=name, context=context)
+            if task._source_traceback:
+                del task._source_traceback[-1]
+            return task
+        if context is None:
+            task = self._task_factory(self, coro)
+        else:
+            task = self._task_factory(self, coro, context=context)
+        if name is not None:
+            task.set_name(name)
+        return task
+
+    def set_task_factory(self, factory):
+        if factory is not None and not callable(factory):
+            raise TypeError("task factory must be a callable or None")
+        self._task_factory = factory
+
+    def get_task_factory(self):
+        return self._task_factory
+
+    # ---- async generators ----
+
+    def _asyncgen_firstiter_hook(self, agen):
+        if self._asyncgens_shutdown_called:
+            warnings.warn(
+                f"asynchronous generator {agen!r} was scheduled after "
+                f"loop.shutdown_asyncgens() call",
+                ResourceWarning,
+                source=self,
+            )
+        self._asyncgens.add(agen)
+
+    def _asyncgen_finalizer_hook(self, agen):
+        self._asyncgens.discard(agen)
+        if not self.is_closed():
+            self.call_soon_threadsafe(self.create_task, agen.aclose())
+
+    async def shutdown_asyncgens(self):
+        """Close every async generator this loop has seen and not closed."""
+        self._asyncgens_shutdown_called = True
+        if not self._asyncgens:
+            return
+        pending = list(self._asyncgens)
+        self._asyncgens.clear()
+        outcomes = await tasks.gather(
+            *[agen.aclose() for agen in pending], return_exceptions=True
+        )
+        for agen, outcome in zip(pending, outcomes):
+            if isinstance(outcome, Exception):
+                self.call_exception_handler(
+                    {
+                        "message": "an error occurred during closing of "
+                        f"asynchronous generator {agen!r}",
+                        "exception": outcome,
+                        "asyncgen": agen,
+                    }
+                )
+
+    # ---- executor ----
+
+    def _check_callback(self, callback, method):
+        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(
+            callback
+        ):
+            raise TypeError(f"coroutines cannot be used with {method}()")
+        if not callable(callback):
+            raise TypeError(
+                f"a callable object was expected by {method}(), got {callback!r}"
+            )
+
+    def run_in_executor(self, executor, func, *args):
+        """Run func(*args) in executor (None: the default thread pool)."""
+        self._check_closed()
+        if self._debug:
+            self._check_callback(func, "run_in_executor")
+        if executor is None:
+            if self._executor_shutdown_called:
+                raise RuntimeError("Executor shutdown has been called")
+            executor = self._default_executor
+            if executor is None:
+                executor = concurrent.futures.ThreadPoolExecutor(
+                    thread_name_prefix="asyncio"
+                )
+                self._default_executor = executor
+        return futures.wrap_future(executor.submit(func, *args), loop=self)
+
+    def set_default_executor(self, executor):
+        if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+            raise TypeError("executor must be ThreadPoolExecutor")
+        self._default_executor = executor
+
+    async def shutdown_default_executor(self, timeout=None):
+        """Wait (at most timeout seconds) for the default executor's threads
+        to finish; later run_in_executor(None, ...) calls fail."""
+        self._executor_shutdown_called = True
+        executor = self._default_executor
+        if executor is None:
+            return
+        done = self.create_future()
+        joiner = threading.Thread(
+            target=self._join_executor, args=(executor, done), daemon=True
+        )
+        joiner.start()
+        try:
+            async with asyncio.timeout(timeout):
+                await done
+        except TimeoutError:
+            warnings.warn(
+                "The executor did not finishing joining "
+                f"its threads within {timeout} seconds.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            executor.shutdown(wait=False)
+        else:
+            joiner.join()
+
+    def _join_executor(self, executor, done):
+        try:
+            executor.shutdown(wait=True)
+        except Exception as exc:
+            if not self.is_closed():
+                self.call_soon_threadsafe(_set_exception_unless_done, done, exc)
+        else:
+            if not self.is_closed():
+                self.call_soon_threadsafe(_set_result_unless_done, done, None)
+
+    # ---- exception handling ----
+
+    def get_exception_handler(self):
+        return self._exception_handler
+
+    def set_exception_handler(self, handler):
+        if handler is not None and not callable(handler):
+            raise TypeError(f"A callable object or None is expected, got {handler!r}")
+        self._exception_handler = handler
+
+    def default_exception_handler(self, context):
+        """Log the context on the 'asyncio' logger, as asyncio does."""
+        message = context.get("message") or "Unhandled exception in event loop"
+        exc = context.get("exception")
+        exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else False
+        current = self._current_handle
+        if (
+            "source_traceback" not in context
+            and current is not None
+            and current._source_traceback
+        ):
+            context["handle_traceback"] = current._source_traceback
+        lines = [message]
+        lines += [
+            _describe(key, context[key])
+            for key in sorted(context)
+            if key not in ("message", "exception")
+        ]
+        logger.error("\n".join(lines), exc_info=exc_info)
+
+    def call_exception_handler(self, context):
+        """Pass context to the custom handler, or log it; errors in the
+        handler itself are logged, never raised (but SystemExit and
+        KeyboardInterrupt)."""
+        handler = self._exception_handler
+        if handler is None:
+            try:
+                self.default_exception_handler(context)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                logger.error("Exception in default exception handler", exc_info=True)
+            return
+        try:
+            self._run_handler(handler, context)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            try:
+                self.default_exception_handler(
+                    {
+                        "message": "Unhandled error in exception handler",
+                        "exception": exc,
+                        "context": context,
+                    }
+                )
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                logger.error(
+                    "Exception in default exception handler while handling an "
+                    "unexpected error in custom exception handler",
+                    exc_info=True,
+                )
+
+    def _run_handler(self, handler, context):
+        # From 3.12 asyncio runs the handler in the context of the task,
+        # future or handle the report is about.
+        if sys.version_info >= (3, 12):
+            for key in ("task", "future", "handle"):
+                thing = context.get(key)
+                if thing is not None:
+                    get_context = getattr(thing, "get_context", None)
+                    ctx = get_context() if get_context is not None else None
+                    if ctx is not None and hasattr(ctx, "run"):
+                        ctx.run(handler, self, context)
+                        return
+                    break
+        handler(self, context)
+
+    # ---- name resolution (a thread, as asyncio) ----
+
+    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+        return await self.run_in_executor(
+            None, socket.getaddrinfo, host, port, family, type, proto, flags
+        )
+
+    async def getnameinfo(self, sockaddr, flags=0):
+        return await self.run_in_executor(None, socket.getnameinfo, sockaddr, flags)
+
+
+def _set_result_unless_done(fut, result):
+    if not fut.done():
+        fut.set_result(result)
+
+
+def _set_exception_unless_done(fut, exc):
+    if not fut.done():
+        fut.set_exception(exc)

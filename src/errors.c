@@ -1,0 +1,81 @@
+/* errno -> OSError, exception fetch/restore across versions, and the
+ * context dict handed to the loop's exception handler. */
+#include "errors.h"
+
+#include <errno.h>
+
+void
+ca_err_from_errno(int err)
+{
+    errno = -err;
+    /* OSError's constructor picks the subclass from errno. */
+    PyErr_SetFromErrno(PyExc_OSError);
+}
+
+PyObject *
+ca_err_fetch(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL) {
+        return NULL;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL) {
+        PyException_SetTraceback(value, tb);
+        Py_DECREF(tb);
+    }
+    Py_DECREF(type);
+    return value;
+#endif
+}
+
+void
+ca_err_restore(PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyObject *tb = PyException_GetTraceback(exc);
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, tb);
+#endif
+}
+
+int
+ca_err_is_fatal(PyObject *exc)
+{
+    return PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_SystemExit)
+           || PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_KeyboardInterrupt);
+}
+
+int
+ca_report_exception(ca_state *st, PyObject *loop, PyObject *message,
+                    PyObject *exc, PyObject *key, PyObject *value,
+                    PyObject *source_traceback)
+{
+    PyObject *res = NULL;
+    PyObject *ctx = PyDict_New();
+    if (ctx == NULL) {
+        return -1;
+    }
+    if (PyDict_SetItem(ctx, st->str_message, message) < 0
+        || PyDict_SetItem(ctx, st->str_exception, exc) < 0
+        || (key != NULL && PyDict_SetItem(ctx, key, value) < 0)) {
+        goto done;
+    }
+    if (source_traceback != NULL && source_traceback != Py_None
+        && PyDict_SetItem(ctx, st->str_source_traceback, source_traceback) < 0) {
+        goto done;
+    }
+    res = PyObject_CallMethodOneArg(loop, st->str_call_exception_handler, ctx);
+done:
+    Py_DECREF(ctx);
+    if (res == NULL) {
+        return -1;
+    }
+    Py_DECREF(res);
+    return 0;
+}

@@ -1,0 +1,26 @@
+/* The one conversion point between the two error regimes (-errno below
+ * Python, -1/NULL with an exception above), and the exception fetch and
+ * restore helpers that differ between 3.11 and 3.12+. */
+#ifndef CA_ERRORS_H
+#define CA_ERRORS_H
+
+#include "state.h"
+
+/* Sets the OSError subclass that matches -err (err is negative). */
+void ca_err_from_errno(int err);
+/* Takes the current exception (normalised, traceback attached) or NULL. */
+PyObject *ca_err_fetch(void);
+/* Raises exc again, stealing the reference. */
+void ca_err_restore(PyObject *exc);
+/* True for the exceptions that must stop the loop instead of going to the
+ * exception handler: SystemExit and KeyboardInterrupt. */
+int ca_err_is_fatal(PyObject *exc);
+/* Calls loop.call_exception_handler({'message': message, 'exception': exc,
+ * key: value, 'source_traceback': tb if not None}); returns -1 only if the
+ * handler let an exception (KeyboardInterrupt, SystemExit) through.
+ * `key` may be NULL. */
+int ca_report_exception(ca_state *st, PyObject *loop, PyObject *message,
+                        PyObject *exc, PyObject *key, PyObject *value,
+                        PyObject *source_traceback);
+
+#endif

@@ -1,0 +1,629 @@
+/* Handle and TimerHandle: a callback, its arguments and the Context it runs
+ * in.  Owns those references.  Does not own its place in a queue or heap:
+ * the loop holds one reference per place. */
+#include "errors.h"
+#include "handle.h"
+#include "loop.h"
+
+#include <math.h>
+
+static int
+handle_loop_debug(ca_state *st, PyObject *loop)
+{
+    if (PyObject_TypeCheck(loop, st->LoopType)) {
+        return ((LoopObj *)loop)->debug;
+    }
+    PyObject *res = PyObject_CallMethodNoArgs(loop, st->str_get_debug);
+    if (res == NULL) {
+        return -1;
+    }
+    int debug = PyObject_IsTrue(res);
+    Py_DECREF(res);
+    return debug;
+}
+
+static PyObject *
+handle_args_tuple(ca_state *st, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 0) {
+        return Py_NewRef(st->empty_tuple);
+    }
+    PyObject *tup = PyTuple_New(nargs);
+    if (tup == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        PyTuple_SET_ITEM(tup, i, Py_NewRef(args[i]));
+    }
+    return tup;
+}
+
+HandleObj *
+ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
+              PyObject *callback, PyObject *const *args, Py_ssize_t nargs,
+              PyObject *context)
+{
+    HandleObj *h = PyObject_GC_New(HandleObj, tp);
+    if (h == NULL) {
+        return NULL;
+    }
+    h->callback = Py_NewRef(callback);
+    h->args = NULL;
+    h->context = NULL;
+    h->loop = Py_NewRef(loop);
+    h->source_traceback = NULL;
+    h->repr = NULL;
+    h->weakreflist = NULL;
+    h->when = 0.0;
+    h->cancelled = 0;
+    h->scheduled = 0;
+    PyObject_GC_Track(h);
+
+    h->args = handle_args_tuple(st, args, nargs);
+    if (h->args == NULL) {
+        goto error;
+    }
+    if (context == NULL || context == Py_None) {
+        h->context = PyContext_CopyCurrent();
+        if (h->context == NULL) {
+            goto error;
+        }
+    }
+    else {
+        h->context = Py_NewRef(context);
+    }
+    int debug = handle_loop_debug(st, loop);
+    if (debug < 0) {
+        goto error;
+    }
+    if (debug) {
+        /* extract_stack() starts at the Python frame that called us, so the
+         * traceback ends at the caller of call_soon() as asyncio's does. */
+        h->source_traceback = PyObject_CallNoArgs(st->extract_stack);
+        if (h->source_traceback == NULL) {
+            goto error;
+        }
+    }
+    return h;
+error:
+    Py_DECREF(h);
+    return NULL;
+}
+
+void
+ca_handle_mark_cancelled(HandleObj *h)
+{
+    h->cancelled = 1;
+    Py_CLEAR(h->callback);
+    Py_CLEAR(h->args);
+}
+
+/* Hands a callback's exception to the loop's exception handler. */
+static int
+handle_report(ca_state *st, HandleObj *h, PyObject *cb, PyObject *args,
+              PyObject *exc)
+{
+    int rc = -1;
+    PyObject *msg = NULL;
+    PyObject *src = PyObject_CallFunctionObjArgs(st->format_callback_source,
+                                                 cb, args, NULL);
+    if (src == NULL) {
+        return -1;
+    }
+    msg = PyUnicode_FromFormat("Exception in callback %U", src);
+    if (msg != NULL) {
+        rc = ca_report_exception(st, h->loop, msg, exc, st->str_handle,
+                                 (PyObject *)h, h->source_traceback);
+    }
+    Py_DECREF(src);
+    Py_XDECREF(msg);
+    return rc;
+}
+
+int
+ca_handle_run(ca_state *st, HandleObj *h)
+{
+    if (h->callback == NULL) {
+        return 0;
+    }
+    /* Beware: the callback may cancel its own handle, which drops these. */
+    PyObject *cb = Py_NewRef(h->callback);
+    PyObject *args = Py_NewRef(h->args);
+    PyObject *ctx = Py_NewRef(h->context);
+    PyObject *exc = NULL;
+    int rc = 0;
+
+    if (PyContext_Enter(ctx) < 0) {
+        exc = ca_err_fetch();
+    }
+    else {
+        PyObject *res = PyObject_Vectorcall(
+            cb, &PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), NULL);
+        if (res == NULL) {
+            exc = ca_err_fetch();
+        }
+        Py_XDECREF(res);
+        if (PyContext_Exit(ctx) < 0) {
+            if (exc == NULL) {
+                exc = ca_err_fetch();
+            }
+            else {
+                PyErr_WriteUnraisable(ctx);
+            }
+        }
+    }
+    if (exc != NULL) {
+        if (ca_err_is_fatal(exc)) {
+            ca_err_restore(exc);
+            exc = NULL;
+            rc = -1;
+        }
+        else {
+            rc = handle_report(st, h, cb, args, exc);
+        }
+    }
+    Py_XDECREF(exc);
+    Py_DECREF(cb);
+    Py_DECREF(args);
+    Py_DECREF(ctx);
+    return rc;
+}
+
+/* ---- Python-facing methods ---- */
+
+static int
+handle_is_timer(ca_state *st, HandleObj *h)
+{
+    return PyObject_TypeCheck((PyObject *)h, st->TimerHandleType);
+}
+
+static PyObject *
+handle_cancel(HandleObj *self, PyObject *unused)
+{
+    if (self->cancelled) {
+        Py_RETURN_NONE;
+    }
+    ca_state *st = ca_state_from_type(Py_TYPE(self));
+    if (st == NULL) {
+        return NULL;
+    }
+    if (handle_is_timer(st, self)) {
+        if (PyObject_TypeCheck(self->loop, st->LoopType)) {
+            ca_loop_timer_cancelled((LoopObj *)self->loop, self);
+        }
+        else {
+            PyObject *r = PyObject_CallMethodOneArg(
+                self->loop, st->str_timer_handle_cancelled, (PyObject *)self);
+            if (r == NULL) {
+                return NULL;
+            }
+            Py_DECREF(r);
+        }
+    }
+    int debug = handle_loop_debug(st, self->loop);
+    if (debug < 0) {
+        return NULL;
+    }
+    if (debug) {
+        /* Keep the repr: it names the callback, which cancel() drops. */
+        PyObject *repr = PyObject_Repr((PyObject *)self);
+        if (repr == NULL) {
+            return NULL;
+        }
+        Py_XSETREF(self->repr, repr);
+    }
+    ca_handle_mark_cancelled(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+handle_cancelled(HandleObj *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->cancelled);
+}
+
+static PyObject *
+handle_get_context(HandleObj *self, PyObject *unused)
+{
+    return Py_NewRef(self->context);
+}
+
+static PyObject *
+handle_when(HandleObj *self, PyObject *unused)
+{
+    return PyFloat_FromDouble(self->when);
+}
+
+static PyObject *
+handle_run_method(HandleObj *self, PyObject *unused)
+{
+    ca_state *st = ca_state_from_type(Py_TYPE(self));
+    if (st == NULL || ca_handle_run(st, self) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* Appends `item` (a new reference, or NULL after an error) to `list`. */
+static int
+handle_append_new(PyObject *list, PyObject *item)
+{
+    if (item == NULL) {
+        return -1;
+    }
+    int rc = PyList_Append(list, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+/* The words of the repr, as asyncio's Handle._repr_info gives them:
+ * class name, 'cancelled', 'when=...' (timers), the callback, and where
+ * the handle was created (debug mode). */
+static PyObject *
+handle_repr_info(ca_state *st, HandleObj *self)
+{
+    PyObject *info = PyList_New(0);
+    if (info == NULL) {
+        return NULL;
+    }
+    if (handle_append_new(info, PyType_GetName(Py_TYPE(self))) < 0) {
+        goto error;
+    }
+    if (self->cancelled
+        && handle_append_new(info, PyUnicode_FromString("cancelled")) < 0) {
+        goto error;
+    }
+    if (handle_is_timer(st, self)) {
+        PyObject *when = PyFloat_FromDouble(self->when);
+        if (when == NULL) {
+            goto error;
+        }
+        PyObject *word = PyUnicode_FromFormat("when=%R", when);
+        Py_DECREF(when);
+        if (handle_append_new(info, word) < 0) {
+            goto error;
+        }
+    }
+    if (self->callback != NULL
+        && handle_append_new(info, PyObject_CallFunctionObjArgs(
+               st->format_callback_source, self->callback, self->args,
+               NULL)) < 0) {
+        goto error;
+    }
+    if (self->source_traceback != NULL && PyList_Check(self->source_traceback)
+        && PyList_GET_SIZE(self->source_traceback) > 0) {
+        PyObject *frame = PyList_GET_ITEM(
+            self->source_traceback, PyList_GET_SIZE(self->source_traceback) - 1);
+        PyObject *file = PySequence_GetItem(frame, 0);
+        PyObject *line = file ? PySequence_GetItem(frame, 1) : NULL;
+        PyObject *word = line ? PyUnicode_FromFormat("created at %S:%S", file, line)
+                              : NULL;
+        Py_XDECREF(file);
+        Py_XDECREF(line);
+        if (handle_append_new(info, word) < 0) {
+            goto error;
+        }
+    }
+    return info;
+error:
+    Py_DECREF(info);
+    return NULL;
+}
+
+static PyObject *
+handle_repr(HandleObj *self)
+{
+    if (self->repr != NULL) {
+        return Py_NewRef(self->repr);
+    }
+    ca_state *st = ca_state_from_type(Py_TYPE(self));
+    if (st == NULL) {
+        return NULL;
+    }
+    PyObject *info = handle_repr_info(st, self);
+    if (info == NULL) {
+        return NULL;
+    }
+    PyObject *res = NULL;
+    PyObject *sep = PyUnicode_FromString(" ");
+    PyObject *joined = sep ? PyUnicode_Join(sep, info) : NULL;
+    if (joined != NULL) {
+        res = PyUnicode_FromFormat("<%U>", joined);
+    }
+    Py_XDECREF(sep);
+    Py_XDECREF(joined);
+    Py_DECREF(info);
+    return res;
+}
+
+/* TimerHandles compare by deadline, and are equal when deadline, callback,
+ * arguments and cancelled state are, as asyncio's do. */
+static PyObject *
+timerhandle_richcompare(HandleObj *self, PyObject *other, int op)
+{
+    ca_state *st = ca_state_from_type(Py_TYPE(self));
+    if (st == NULL) {
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(other, st->TimerHandleType)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    HandleObj *o = (HandleObj *)other;
+    int eq = self->when == o->when && self->cancelled == o->cancelled;
+    if (eq && (PyObject *)self != other) {
+        PyObject *a = PyTuple_Pack(2, self->callback ? self->callback : Py_None,
+                                   self->args ? self->args : Py_None);
+        PyObject *b = a ? PyTuple_Pack(2, o->callback ? o->callback : Py_None,
+                                       o->args ? o->args : Py_None)
+                        : NULL;
+        eq = b ? PyObject_RichCompareBool(a, b, Py_EQ) : -1;
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        if (eq < 0) {
+            return NULL;
+        }
+    }
+    switch (op) {
+    case Py_EQ: return PyBool_FromLong(eq);
+    case Py_NE: return PyBool_FromLong(!eq);
+    case Py_LT: return PyBool_FromLong(self->when < o->when);
+    case Py_GT: return PyBool_FromLong(self->when > o->when);
+    case Py_LE: return PyBool_FromLong(self->when < o->when || eq);
+    case Py_GE: return PyBool_FromLong(self->when > o->when || eq);
+    }
+    Py_RETURN_NOTIMPLEMENTED;
+}
+
+static Py_hash_t
+timerhandle_hash(HandleObj *self)
+{
+    PyObject *when = PyFloat_FromDouble(self->when);
+    if (when == NULL) {
+        return -1;
+    }
+    Py_hash_t h = PyObject_Hash(when);
+    Py_DECREF(when);
+    return h;
+}
+
+/* Handle(callback, args, loop, context=None) */
+static PyObject *
+handle_new_common(PyTypeObject *tp, PyObject *when, PyObject *cb,
+                  PyObject *args, PyObject *loop, PyObject *context)
+{
+    ca_state *st = ca_state_from_type(tp);
+    if (st == NULL) {
+        return NULL;
+    }
+    PyObject *tup = PySequence_Tuple(args);
+    if (tup == NULL) {
+        return NULL;
+    }
+    double w = 0.0;
+    if (when != NULL && (w = PyFloat_AsDouble(when)) == -1.0 && PyErr_Occurred()) {
+        Py_DECREF(tup);
+        return NULL;
+    }
+    HandleObj *h = ca_handle_new(st, tp, loop, cb, &PyTuple_GET_ITEM(tup, 0),
+                                 PyTuple_GET_SIZE(tup), context);
+    Py_DECREF(tup);
+    if (h != NULL) {
+        h->when = w;
+    }
+    return (PyObject *)h;
+}
+
+static PyObject *
+handle_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"callback", "args", "loop", "context", NULL};
+    PyObject *cb, *cbargs, *loop, *context = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO|O:Handle", kwlist, &cb,
+                                     &cbargs, &loop, &context)) {
+        return NULL;
+    }
+    return handle_new_common(tp, NULL, cb, cbargs, loop, context);
+}
+
+/* TimerHandle(when, callback, args, loop, context=None) */
+static PyObject *
+timerhandle_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"when", "callback", "args", "loop", "context", NULL};
+    PyObject *when, *cb, *cbargs, *loop, *context = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOO|O:TimerHandle", kwlist,
+                                     &when, &cb, &cbargs, &loop, &context)) {
+        return NULL;
+    }
+    if (when == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "when cannot be None");
+        return NULL;
+    }
+    return handle_new_common(tp, when, cb, cbargs, loop, context);
+}
+
+/* ---- getters ---- */
+
+static PyObject *
+handle_get_or_none(PyObject *v)
+{
+    return Py_NewRef(v != NULL ? v : Py_None);
+}
+
+static PyObject *
+handle_get_callback(HandleObj *self, void *c)
+{
+    return handle_get_or_none(self->callback);
+}
+
+static PyObject *
+handle_get_args(HandleObj *self, void *c)
+{
+    return handle_get_or_none(self->args);
+}
+
+static PyObject *
+handle_get_loop(HandleObj *self, void *c)
+{
+    return Py_NewRef(self->loop);
+}
+
+static PyObject *
+handle_get_context_attr(HandleObj *self, void *c)
+{
+    return Py_NewRef(self->context);
+}
+
+static PyObject *
+handle_get_cancelled_attr(HandleObj *self, void *c)
+{
+    return PyBool_FromLong(self->cancelled);
+}
+
+static PyObject *
+handle_get_source_traceback(HandleObj *self, void *c)
+{
+    return handle_get_or_none(self->source_traceback);
+}
+
+static PyObject *
+handle_get_repr_attr(HandleObj *self, void *c)
+{
+    return handle_get_or_none(self->repr);
+}
+
+static PyObject *
+handle_get_when_attr(HandleObj *self, void *c)
+{
+    return PyFloat_FromDouble(self->when);
+}
+
+static PyObject *
+handle_get_scheduled(HandleObj *self, void *c)
+{
+    return PyBool_FromLong(self->scheduled);
+}
+
+/* ---- slots ---- */
+
+static int
+handle_traverse(HandleObj *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->callback);
+    Py_VISIT(self->args);
+    Py_VISIT(self->context);
+    Py_VISIT(self->loop);
+    Py_VISIT(self->source_traceback);
+    Py_VISIT(self->repr);
+    return 0;
+}
+
+static int
+handle_clear(HandleObj *self)
+{
+    Py_CLEAR(self->callback);
+    Py_CLEAR(self->args);
+    Py_CLEAR(self->context);
+    Py_CLEAR(self->loop);
+    Py_CLEAR(self->source_traceback);
+    Py_CLEAR(self->repr);
+    return 0;
+}
+
+static void
+handle_dealloc(HandleObj *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)self);
+    }
+    (void)handle_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+/* ---- tables ---- */
+
+static PyMethodDef handle_methods[] = {
+    {"cancel", (PyCFunction)handle_cancel, METH_NOARGS,
+     "cancel($self, /)\n--\n\nCancel the call; a no-op if already cancelled."},
+    {"cancelled", (PyCFunction)handle_cancelled, METH_NOARGS,
+     "cancelled($self, /)\n--\n\nReturn True if the call was cancelled."},
+    {"get_context", (PyCFunction)handle_get_context, METH_NOARGS,
+     "get_context($self, /)\n--\n\nReturn the Context the callback runs in."},
+    {"_run", (PyCFunction)handle_run_method, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMethodDef timerhandle_methods[] = {
+    {"when", (PyCFunction)handle_when, METH_NOARGS,
+     "when($self, /)\n--\n\nReturn the scheduled time, on the loop's clock."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef handle_getset[] = {
+    {"_callback", (getter)handle_get_callback, NULL, NULL, NULL},
+    {"_args", (getter)handle_get_args, NULL, NULL, NULL},
+    {"_loop", (getter)handle_get_loop, NULL, NULL, NULL},
+    {"_context", (getter)handle_get_context_attr, NULL, NULL, NULL},
+    {"_cancelled", (getter)handle_get_cancelled_attr, NULL, NULL, NULL},
+    {"_source_traceback", (getter)handle_get_source_traceback, NULL, NULL, NULL},
+    {"_repr", (getter)handle_get_repr_attr, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyGetSetDef timerhandle_getset[] = {
+    {"_when", (getter)handle_get_when_attr, NULL, NULL, NULL},
+    {"_scheduled", (getter)handle_get_scheduled, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef handle_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(HandleObj, weakreflist),
+     READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot handle_slots[] = {
+    {Py_tp_doc, "Handle(callback, args, loop, context=None)\n--\n\n"
+                "A callback scheduled on a loop, returned by call_soon()."},
+    {Py_tp_new, handle_tp_new},
+    {Py_tp_repr, handle_repr},
+    {Py_tp_traverse, handle_traverse},
+    {Py_tp_clear, handle_clear},
+    {Py_tp_dealloc, handle_dealloc},
+    {Py_tp_methods, handle_methods},
+    {Py_tp_getset, handle_getset},
+    {Py_tp_members, handle_members},
+    {0, NULL},
+};
+
+PyType_Spec ca_handle_spec = {
+    .name = "casyncio.Handle",
+    .basicsize = sizeof(HandleObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = handle_slots,
+};
+
+static PyType_Slot timerhandle_slots[] = {
+    {Py_tp_doc, "TimerHandle(when, callback, args, loop, context=None)\n--\n\n"
+                "A callback scheduled at a time, returned by call_later()."},
+    {Py_tp_new, timerhandle_tp_new},
+    {Py_tp_traverse, handle_traverse},
+    {Py_tp_clear, handle_clear},
+    {Py_tp_dealloc, handle_dealloc},
+    {Py_tp_richcompare, timerhandle_richcompare},
+    {Py_tp_hash, timerhandle_hash},
+    {Py_tp_methods, timerhandle_methods},
+    {Py_tp_getset, timerhandle_getset},
+    {0, NULL},
+};
+
+PyType_Spec ca_timerhandle_spec = {
+    .name = "casyncio.TimerHandle",
+    .basicsize = sizeof(HandleObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = timerhandle_slots,
+};

@@ -1,0 +1,308 @@
+/* The fd watch table and the reader/writer callbacks of add_reader and
+ * add_writer; phase 3 of an iteration (ca_io_dispatch).
+ *
+ * Owns: the table (indexed by fd) and the reader/writer Handles in it.
+ * Does not own: the fds themselves (the caller's) or the wakeup fd
+ * (wakeup.c), which only has an entry here so dispatch can recognise it.
+ *
+ * Interest changes of callback watchers are pushed to the reactor at once,
+ * not batched: the caller owns the fd and may close it right after
+ * remove_reader(), and a batched change would then apply to whatever file
+ * reuses the number. */
+#include "errors.h"
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static ca_watch *
+io_watch(LoopObj *loop, int fd)
+{
+    return fd < loop->nwatches ? &loop->watches[fd] : NULL;
+}
+
+/* Makes the table cover fd; returns the entry or NULL with MemoryError. */
+static ca_watch *
+io_watch_grow(LoopObj *loop, int fd)
+{
+    if (fd < loop->nwatches) {
+        return &loop->watches[fd];
+    }
+    int n = loop->nwatches ? loop->nwatches : 64;
+    while (n <= fd) {
+        n *= 2;
+    }
+    ca_watch *w = realloc(loop->watches, (size_t)n * sizeof(*w));
+    if (w == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (int i = loop->nwatches; i < n; i++) {
+        w[i] = (ca_watch){0};
+    }
+    loop->watches = w;
+    loop->nwatches = n;
+    return &w[fd];
+}
+
+/* Pushes the interest implied by the entry's handles to the reactor. */
+static int
+io_sync(LoopObj *loop, int fd)
+{
+    ca_watch *w = &loop->watches[fd];
+    uint32_t want = (w->reader ? CA_READABLE : 0) | (w->writer ? CA_WRITABLE : 0);
+    if (w->kind == CA_WATCH_WAKEUP) {
+        want = CA_READABLE;
+    }
+    if (want == w->mask) {
+        return 0;
+    }
+    int err = ca_reactor_ctl(loop->reactor, fd, w->mask, want);
+    if (err < 0) {
+        ca_err_from_errno(err);
+        return -1;
+    }
+    w->mask = want;
+    if (want == 0) {
+        w->kind = CA_WATCH_NONE;
+    }
+    return 0;
+}
+
+int
+ca_io_watch_wakeup(LoopObj *loop, int fd)
+{
+    ca_watch *w = io_watch_grow(loop, fd);
+    if (w == NULL) {
+        return -1;
+    }
+    w->kind = CA_WATCH_WAKEUP;
+    return io_sync(loop, fd);
+}
+
+/* asyncio's selector_events._fileobj_to_fd: an int, or an object whose
+ * fileno() gives one; ValueError for anything else or a negative fd. */
+static int
+io_fileobj_to_fd(PyObject *fileobj)
+{
+    long fd;
+    if (PyLong_Check(fileobj)) {
+        fd = PyLong_AsLong(fileobj);
+    }
+    else {
+        PyObject *r = PyObject_CallMethod(fileobj, "fileno", NULL);
+        if (r == NULL || !PyLong_Check(r)) {
+            if (r == NULL && !PyErr_ExceptionMatches(PyExc_AttributeError)
+                && !PyErr_ExceptionMatches(PyExc_TypeError)
+                && !PyErr_ExceptionMatches(PyExc_ValueError)) {
+                return -1;
+            }
+            Py_XDECREF(r);
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "Invalid file object: %R", fileobj);
+            return -1;
+        }
+        fd = PyLong_AsLong(r);
+        Py_DECREF(r);
+    }
+    if (fd == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (fd < 0 || fd > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld", fd);
+        return -1;
+    }
+    return (int)fd;
+}
+
+/* Cancels and releases a reader/writer slot's handle. */
+static void
+io_drop_handle(PyObject **slot)
+{
+    HandleObj *h = (HandleObj *)*slot;
+    *slot = NULL;
+    if (h != NULL) {
+        ca_handle_mark_cancelled(h);
+        Py_DECREF(h);
+    }
+}
+
+static PyObject *
+io_add(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs, int writer,
+       const char *method)
+{
+    if (nargs < 2) {
+        PyErr_Format(PyExc_TypeError, "%s() missing required positional argument: '%s'",
+                     method, nargs < 1 ? "fd" : "callback");
+        return NULL;
+    }
+    int fd = io_fileobj_to_fd(args[0]);
+    if (fd < 0 || ca_loop_check_closed(loop) < 0) {
+        return NULL;
+    }
+    if (io_watch(loop, fd) != NULL && loop->watches[fd].kind == CA_WATCH_WAKEUP) {
+        PyErr_Format(PyExc_RuntimeError, "File descriptor %d is used by the loop", fd);
+        return NULL;
+    }
+    HandleObj *h = ca_handle_new(loop->state, loop->state->HandleType,
+                                 (PyObject *)loop, args[1], args + 2, nargs - 2, NULL);
+    if (h == NULL || io_watch_grow(loop, fd) == NULL) {
+        Py_XDECREF(h);
+        return NULL;
+    }
+    ca_watch *w = &loop->watches[fd];
+    PyObject **slot = writer ? &w->writer : &w->reader;
+    PyObject *old = *slot;
+    *slot = (PyObject *)h;
+    w->kind = CA_WATCH_CALLBACK;
+    if (io_sync(loop, fd) < 0) {
+        *slot = old;  /* the reactor refused the fd: leave things as they were */
+        if (old == NULL && w->reader == NULL && w->writer == NULL) {
+            w->kind = CA_WATCH_NONE;
+        }
+        Py_DECREF(h);
+        return NULL;
+    }
+    if (old != NULL) {
+        io_drop_handle(&old);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+io_remove(LoopObj *loop, PyObject *fileobj, int writer)
+{
+    if (loop->closed) {
+        Py_RETURN_FALSE;
+    }
+    int fd = io_fileobj_to_fd(fileobj);
+    if (fd < 0) {
+        return NULL;
+    }
+    ca_watch *w = io_watch(loop, fd);
+    if (w == NULL || w->kind != CA_WATCH_CALLBACK) {
+        Py_RETURN_FALSE;
+    }
+    PyObject **slot = writer ? &w->writer : &w->reader;
+    if (*slot == NULL) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *h = *slot;
+    *slot = NULL;
+    if (io_sync(loop, fd) < 0) {
+        /* Only a closed fd can fail here, and it is no longer watched. */
+        PyErr_Clear();
+        w->mask = 0;
+        w->kind = w->reader || w->writer ? CA_WATCH_CALLBACK : CA_WATCH_NONE;
+    }
+    io_drop_handle(&h);
+    Py_RETURN_TRUE;
+}
+
+PyObject *
+ca_loop_add_reader(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs)
+{
+    return io_add(loop, args, nargs, 0, "add_reader");
+}
+
+PyObject *
+ca_loop_add_writer(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs)
+{
+    return io_add(loop, args, nargs, 1, "add_writer");
+}
+
+PyObject *
+ca_loop_remove_reader(LoopObj *loop, PyObject *fileobj)
+{
+    return io_remove(loop, fileobj, 0);
+}
+
+PyObject *
+ca_loop_remove_writer(LoopObj *loop, PyObject *fileobj)
+{
+    return io_remove(loop, fileobj, 1);
+}
+
+/* Queues the handle in *slot, or unregisters it if it was cancelled (as
+ * asyncio's _process_events does). */
+static int
+io_fire(LoopObj *loop, int fd, int writer)
+{
+    ca_watch *w = &loop->watches[fd];
+    HandleObj *h = (HandleObj *)(writer ? w->writer : w->reader);
+    if (h == NULL) {
+        return 0;
+    }
+    if (h->cancelled) {
+        PyObject *fdobj = PyLong_FromLong(fd);
+        PyObject *r = fdobj ? io_remove(loop, fdobj, writer) : NULL;
+        Py_XDECREF(fdobj);
+        Py_XDECREF(r);
+        return r ? 0 : -1;
+    }
+    int err = ca_readyq_push(&loop->ready, CA_READY_HANDLE, Py_NewRef(h), NULL);
+    if (err < 0) {
+        Py_DECREF(h);
+        ca_err_from_errno(err);
+        return -1;
+    }
+    return 0;
+}
+
+int
+ca_io_dispatch(LoopObj *loop, int nevents)
+{
+    for (int i = 0; i < nevents; i++) {
+        int fd;
+        uint32_t mask;
+        ca_reactor_event(loop->reactor, i, &fd, &mask);
+        ca_watch *w = io_watch(loop, fd);
+        if (w == NULL) {
+            continue;
+        }
+        switch (w->kind) {
+        case CA_WATCH_WAKEUP:
+            ca_wakeup_drain(loop);
+            break;
+        case CA_WATCH_CALLBACK:
+            /* Beware: io_fire may release a handle and run a finalizer that
+             * changes the table, so look the entry up again each time. */
+            if ((mask & CA_READABLE) && io_fire(loop, fd, 0) < 0) {
+                return -1;
+            }
+            if ((mask & CA_WRITABLE) && fd < loop->nwatches
+                && io_fire(loop, fd, 1) < 0) {
+                return -1;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+void
+ca_io_clear(LoopObj *loop)
+{
+    /* Beware: releasing handles can run finalizers; empty the table first. */
+    ca_watch *watches = loop->watches;
+    int n = loop->nwatches;
+    loop->watches = NULL;
+    loop->nwatches = 0;
+    for (int i = 0; i < n; i++) {
+        Py_XDECREF(watches[i].reader);
+        Py_XDECREF(watches[i].writer);
+    }
+    free(watches);
+}
+
+int
+ca_io_traverse(LoopObj *loop, visitproc visit, void *arg)
+{
+    for (int i = 0; i < loop->nwatches; i++) {
+        Py_VISIT(loop->watches[i].reader);
+        Py_VISIT(loop->watches[i].writer);
+    }
+    return 0;
+}

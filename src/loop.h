@@ -1,0 +1,77 @@
+/* The loop object shared by loop.c (iteration, scheduling), io.c (fd
+ * watchers) and wakeup.c (cross-thread wakeup). */
+#ifndef CA_LOOP_H
+#define CA_LOOP_H
+
+#include <stdint.h>
+
+#include "handle.h"
+#include "reactor.h"
+#include "readyq.h"
+#include "state.h"
+#include "timerheap.h"
+
+typedef enum {
+    CA_WATCH_NONE = 0,
+    CA_WATCH_CALLBACK,  /* add_reader/add_writer handles */
+    CA_WATCH_WAKEUP,    /* the loop's own eventfd */
+} ca_watch_kind;
+
+/* What the loop watches on one fd; the table is indexed by fd. */
+typedef struct {
+    PyObject *reader;   /* a Handle, or NULL */
+    PyObject *writer;   /* a Handle, or NULL */
+    uint32_t mask;      /* the interest the reactor currently has */
+    uint8_t kind;       /* ca_watch_kind */
+} ca_watch;
+
+typedef struct {
+    PyObject_HEAD
+    ca_state *state;
+    ca_readyq ready;
+    ca_timerheap timers;      /* nodes point at TimerHandles we own */
+    ca_reactor *reactor;
+    ca_watch *watches;
+    int nwatches;
+    int wakeup_fd;
+    /* Set when the eventfd has been written and not yet drained, so a burst
+     * of call_soon_threadsafe costs one write.  Only read or written with
+     * the GIL held, by whichever thread. */
+    char wakeup_pending;
+    char debug;
+    char stopping;
+    char closed;
+    char running;
+    unsigned long thread_id;  /* valid while running */
+    uint64_t timer_seq;       /* tie-breaker for equal deadlines */
+    Py_ssize_t timer_cancelled; /* cancelled timers still in the heap */
+    double slow_callback_duration;
+    PyObject *current_handle; /* the handle running, in debug mode only */
+} LoopObj;
+
+/* Seconds on the clock of time.monotonic(). */
+double ca_time_now(void);
+/* Called by TimerHandle.cancel() for a timer of this loop. */
+void ca_loop_timer_cancelled(LoopObj *loop, HandleObj *timer);
+/* Raises RuntimeError('Event loop is closed') and returns -1 if it is. */
+int ca_loop_check_closed(LoopObj *loop);
+
+/* io.c */
+int ca_io_dispatch(LoopObj *loop, int nevents);
+int ca_io_watch_wakeup(LoopObj *loop, int fd);
+void ca_io_clear(LoopObj *loop);
+int ca_io_traverse(LoopObj *loop, visitproc visit, void *arg);
+PyObject *ca_loop_add_reader(LoopObj *, PyObject *const *, Py_ssize_t);
+PyObject *ca_loop_add_writer(LoopObj *, PyObject *const *, Py_ssize_t);
+PyObject *ca_loop_remove_reader(LoopObj *, PyObject *);
+PyObject *ca_loop_remove_writer(LoopObj *, PyObject *);
+
+/* wakeup.c */
+int ca_wakeup_open(LoopObj *loop);
+void ca_wakeup_signal(LoopObj *loop);
+void ca_wakeup_drain(LoopObj *loop);
+void ca_wakeup_close(LoopObj *loop);
+
+extern PyType_Spec ca_loop_spec;
+
+#endif

@@ -1,0 +1,91 @@
+"""Fixtures shared by the project's tests.
+
+Every loop test is written once and runs against both implementations:
+the ``impl`` fixture is parametrised over "casyncio" and "asyncio" (the stock
+selector loop), so a behaviour that differs between them shows up as a test
+that passes on one parameter and fails on the other.
+
+Like uvloop's test base, the ``loop`` fixture fails a test whose loop called
+its exception handler unexpectedly: a test that expects handler calls installs
+its own handler with ``loop.set_exception_handler``.
+"""
+
+import asyncio
+import gc
+import os
+
+import pytest
+
+# CASYNCIO_TEST_IMPLS=asyncio narrows the run to one implementation (useful
+# while writing a test); CI always runs both.
+IMPLS = tuple(os.environ.get("CASYNCIO_TEST_IMPLS", "casyncio,asyncio").split(","))
+
+
+def make_loop(impl):
+    if impl == "casyncio":
+        import casyncio
+
+        return casyncio.new_event_loop()
+    if impl == "asyncio":
+        return asyncio.SelectorEventLoop()
+    raise ValueError(impl)
+
+
+def loop_class(impl):
+    if impl == "casyncio":
+        import casyncio
+
+        return casyncio.Loop
+    return asyncio.SelectorEventLoop
+
+
+@pytest.fixture(params=IMPLS)
+def impl(request):
+    """The implementation under test: "casyncio" or "asyncio"."""
+    return request.param
+
+
+@pytest.fixture
+def new_loop(impl):
+    """A factory of fresh loops of the implementation under test."""
+    made = []
+
+    def factory():
+        loop = make_loop(impl)
+        made.append(loop)
+        return loop
+
+    yield factory
+    for loop in made:
+        if not loop.is_closed() and not loop.is_running():
+            loop.close()
+
+
+@pytest.fixture
+def loop(new_loop):
+    """A fresh loop; the test fails if its exception handler was called
+    without the test having installed a handler of its own."""
+    loop = new_loop()
+    unexpected = []
+
+    def handler(lp, context):
+        unexpected.append(context)
+
+    loop.set_exception_handler(handler)
+    yield loop
+    if not loop.is_closed() and not loop.is_running():
+        loop.close()
+    gc.collect()
+    if loop.get_exception_handler() is handler and unexpected:
+        pytest.fail(f"unexpected exception handler calls: {unexpected!r}")
+
+
+@pytest.fixture
+def run(impl):
+    """run(coro, debug=None): asyncio.run on the implementation under test."""
+
+    def runner(coro, *, debug=None):
+        with asyncio.Runner(debug=debug, loop_factory=lambda: make_loop(impl)) as r:
+            return r.run(coro)
+
+    return runner
