@@ -12,18 +12,29 @@ Select it with any of:
 import asyncio as _asyncio
 import sys as _sys
 
-from ._core import Handle, TimerHandle
+from ._core import Future, Handle, Task, TimerHandle
 from ._loop import Loop
 
 __all__ = [
     "EventLoopPolicy",
+    "Future",
     "Handle",
     "Loop",
+    "Task",
     "TimerHandle",
     "install",
     "new_event_loop",
     "run",
 ]
+
+if _sys.version_info >= (3, 12):
+    __all__ += ["eager_task_factory"]
+
+    def eager_task_factory(loop, coro, *, name=None, context=None):
+        """A task factory (for loop.set_task_factory) that starts each
+        task eagerly: its first step runs inside create_task()."""
+        return Task(coro, loop=loop, name=name, context=context, eager_start=True)
+
 
 __version__ = "0.1.0"
 

@@ -3,8 +3,9 @@ once per loop or once per run, where C would only make it longer.
 
 What is here: run_forever's set-up and tear-down (running-loop registration,
 async generator hooks, coroutine origin tracking), run_until_complete,
-close, the exception handler, tasks and futures, the default executor.
-Everything per callback, per timer and per I/O event is in C.
+close, the exception handler, the default executor.  Everything per
+callback, per timer, per task step and per I/O event is in C, and so are
+create_future(), create_task() and the task factory.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
     def __init__(self):
         super().__init__()
         self._exception_handler = None
-        self._task_factory = None
         self._default_executor = None
         self._executor_shutdown_called = False
         self._asyncgens = weakref.WeakSet()
@@ -171,35 +171,6 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
             )
         self._coroutine_origin_tracking_enabled = bool(enabled)
 
-    # ---- futures and tasks ----
-
-    def create_future(self):
-        return futures.Future(loop=self)
-
-    def create_task(self, coro, *, name=None, context=None):
-        """Schedule a coroutine as a task; the task factory is honoured."""
-        self._check_closed()
-        if self._task_factory is None:
-            task = tasks.Task(coro, loop=self, name=name, context=context)
-            if task._source_traceback:
-                del task._source_traceback[-1]
-            return task
-        if context is None:
-            task = self._task_factory(self, coro)
-        else:
-            task = self._task_factory(self, coro, context=context)
-        if name is not None:
-            task.set_name(name)
-        return task
-
-    def set_task_factory(self, factory):
-        if factory is not None and not callable(factory):
-            raise TypeError("task factory must be a callable or None")
-        self._task_factory = factory
-
-    def get_task_factory(self):
-        return self._task_factory
-
     # ---- async generators ----
 
     def _asyncgen_firstiter_hook(self, agen):
@@ -209,6 +180,7 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
                 f"loop.shutdown_asyncgens() call",
                 ResourceWarning,
                 source=self,
+                stacklevel=2,
             )
         self._asyncgens.add(agen)
 
@@ -227,7 +199,7 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
         outcomes = await tasks.gather(
             *[agen.aclose() for agen in pending], return_exceptions=True
         )
-        for agen, outcome in zip(pending, outcomes):
+        for agen, outcome in zip(pending, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 self.call_exception_handler(
                     {
@@ -241,9 +213,7 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
     # ---- executor ----
 
     def _check_callback(self, callback, method):
-        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(
-            callback
-        ):
+        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
             raise TypeError(f"coroutines cannot be used with {method}()")
         if not callable(callback):
             raise TypeError(
@@ -268,7 +238,7 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
 
     def set_default_executor(self, executor):
         if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
-            raise TypeError("executor must be ThreadPoolExecutor")
+            raise TypeError("executor must be ThreadPoolExecutor instance")
         self._default_executor = executor
 
     async def shutdown_default_executor(self, timeout=None):

@@ -62,7 +62,7 @@ ca_report_exception(ca_state *st, PyObject *loop, PyObject *message,
         return -1;
     }
     if (PyDict_SetItem(ctx, st->str_message, message) < 0
-        || PyDict_SetItem(ctx, st->str_exception, exc) < 0
+        || (exc != NULL && PyDict_SetItem(ctx, st->str_exception, exc) < 0)
         || (key != NULL && PyDict_SetItem(ctx, key, value) < 0)) {
         goto done;
     }

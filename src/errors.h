@@ -18,7 +18,7 @@ int ca_err_is_fatal(PyObject *exc);
 /* Calls loop.call_exception_handler({'message': message, 'exception': exc,
  * key: value, 'source_traceback': tb if not None}); returns -1 only if the
  * handler let an exception (KeyboardInterrupt, SystemExit) through.
- * `key` may be NULL. */
+ * `key` and `exc` may be NULL. */
 int ca_report_exception(ca_state *st, PyObject *loop, PyObject *message,
                         PyObject *exc, PyObject *key, PyObject *value,
                         PyObject *source_traceback);

@@ -98,26 +98,77 @@ ca_handle_mark_cancelled(HandleObj *h)
     Py_CLEAR(h->args);
 }
 
-/* Hands a callback's exception to the loop's exception handler. */
-static int
-handle_report(ca_state *st, HandleObj *h, PyObject *cb, PyObject *args,
-              PyObject *exc)
+int
+ca_report_callback_error(ca_state *st, PyObject *loop, PyObject *cb,
+                         PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *ctx, HandleObj *h, PyObject *exc)
 {
     int rc = -1;
-    PyObject *msg = NULL;
-    PyObject *src = PyObject_CallFunctionObjArgs(st->format_callback_source,
-                                                 cb, args, NULL);
-    if (src == NULL) {
-        return -1;
+    PyObject *argtuple = NULL, *src = NULL, *msg = NULL;
+    if (h == NULL) {
+        /* Entries queued without a Handle get one now, for the report's
+         * 'handle' key: only on this error path. */
+        h = ca_handle_new(st, st->HandleType, loop, cb, args, nargs, ctx);
+        if (h == NULL) {
+            return -1;
+        }
     }
-    msg = PyUnicode_FromFormat("Exception in callback %U", src);
+    else {
+        Py_INCREF(h);
+    }
+    argtuple = handle_args_tuple(st, args, nargs);
+    if (argtuple != NULL) {
+        src = PyObject_CallFunctionObjArgs(st->format_callback_source, cb,
+                                           argtuple, NULL);
+    }
+    if (src != NULL) {
+        msg = PyUnicode_FromFormat("Exception in callback %U", src);
+    }
     if (msg != NULL) {
-        rc = ca_report_exception(st, h->loop, msg, exc, st->str_handle,
+        rc = ca_report_exception(st, loop, msg, exc, st->str_handle,
                                  (PyObject *)h, h->source_traceback);
     }
-    Py_DECREF(src);
+    Py_XDECREF(argtuple);
+    Py_XDECREF(src);
     Py_XDECREF(msg);
+    Py_DECREF(h);
     return rc;
+}
+
+int
+ca_callback_settle(ca_state *st, PyObject *loop, PyObject *cb,
+                   PyObject *const *args, Py_ssize_t nargs, PyObject *ctx,
+                   HandleObj *h)
+{
+    PyObject *exc = ca_err_fetch();
+    if (ca_err_is_fatal(exc)) {
+        ca_err_restore(exc);
+        return -1;
+    }
+    int rc = ca_report_callback_error(st, loop, cb, args, nargs, ctx, h, exc);
+    Py_DECREF(exc);
+    return rc;
+}
+
+int
+ca_context_call(PyObject *ctx, PyObject *cb, PyObject *const *args,
+                Py_ssize_t nargs)
+{
+    if (PyContext_Enter(ctx) < 0) {
+        return -1;
+    }
+    PyObject *res = PyObject_Vectorcall(cb, args, nargs, NULL);
+    Py_XDECREF(res);
+    if (PyContext_Exit(ctx) < 0) {
+        if (res == NULL) {
+            /* Keep the callback's exception; this one can only be a bug. */
+            PyErr_WriteUnraisable(ctx);
+        }
+        else {
+            return -1;
+        }
+    }
+    return res == NULL ? -1 : 0;
 }
 
 int
@@ -130,39 +181,12 @@ ca_handle_run(ca_state *st, HandleObj *h)
     PyObject *cb = Py_NewRef(h->callback);
     PyObject *args = Py_NewRef(h->args);
     PyObject *ctx = Py_NewRef(h->context);
-    PyObject *exc = NULL;
-    int rc = 0;
-
-    if (PyContext_Enter(ctx) < 0) {
-        exc = ca_err_fetch();
+    PyObject *const *items = &PyTuple_GET_ITEM(args, 0);
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    int rc = ca_context_call(ctx, cb, items, n);
+    if (rc < 0) {
+        rc = ca_callback_settle(st, h->loop, cb, items, n, ctx, h);
     }
-    else {
-        PyObject *res = PyObject_Vectorcall(
-            cb, &PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), NULL);
-        if (res == NULL) {
-            exc = ca_err_fetch();
-        }
-        Py_XDECREF(res);
-        if (PyContext_Exit(ctx) < 0) {
-            if (exc == NULL) {
-                exc = ca_err_fetch();
-            }
-            else {
-                PyErr_WriteUnraisable(ctx);
-            }
-        }
-    }
-    if (exc != NULL) {
-        if (ca_err_is_fatal(exc)) {
-            ca_err_restore(exc);
-            exc = NULL;
-            rc = -1;
-        }
-        else {
-            rc = handle_report(st, h, cb, args, exc);
-        }
-    }
-    Py_XDECREF(exc);
     Py_DECREF(cb);
     Py_DECREF(args);
     Py_DECREF(ctx);

@@ -29,6 +29,18 @@ HandleObj *ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
  * exception handler; returns -1 with the exception set only for
  * KeyboardInterrupt/SystemExit (or a failing exception handler). */
 int ca_handle_run(ca_state *st, HandleObj *h);
+/* Calls cb(*args) inside ctx; -1 with the callback's exception set. */
+int ca_context_call(PyObject *ctx, PyObject *cb, PyObject *const *args,
+                    Py_ssize_t nargs);
+/* After a callback failed: KeyboardInterrupt/SystemExit stay raised (-1);
+ * anything else goes to the loop's exception handler, as "Exception in
+ * callback cb(args)" with a 'handle' (h, or one made for the report). */
+int ca_callback_settle(ca_state *st, PyObject *loop, PyObject *cb,
+                       PyObject *const *args, Py_ssize_t nargs, PyObject *ctx,
+                       HandleObj *h);
+int ca_report_callback_error(ca_state *st, PyObject *loop, PyObject *cb,
+                             PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *ctx, HandleObj *h, PyObject *exc);
 /* Drops the callback and its arguments; idempotent. */
 void ca_handle_mark_cancelled(HandleObj *h);
 

@@ -240,13 +240,7 @@ io_fire(LoopObj *loop, int fd, int writer)
         Py_XDECREF(r);
         return r ? 0 : -1;
     }
-    int err = ca_readyq_push(&loop->ready, CA_READY_HANDLE, Py_NewRef(h), NULL);
-    if (err < 0) {
-        Py_DECREF(h);
-        ca_err_from_errno(err);
-        return -1;
-    }
-    return 0;
+    return ca_loop_schedule(loop, CA_READY_HANDLE, (PyObject *)h, NULL, NULL);
 }
 
 int

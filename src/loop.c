@@ -20,6 +20,7 @@
  *   6. (transports finish closing here once they exist.)
  */
 #include "errors.h"
+#include "future.h"
 #include "loop.h"
 
 #include <math.h>
@@ -45,6 +46,21 @@ ca_loop_check_closed(LoopObj *loop)
         PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
         return -1;
     }
+    return 0;
+}
+
+int
+ca_loop_schedule(LoopObj *loop, int kind, PyObject *obj, PyObject *arg,
+                 PyObject *ctx)
+{
+    int err = ca_readyq_push(&loop->ready, kind, obj, arg, ctx);
+    if (err < 0) {
+        ca_err_from_errno(err);
+        return -1;
+    }
+    Py_INCREF(obj);
+    Py_XINCREF(arg);
+    Py_XINCREF(ctx);
     return 0;
 }
 
@@ -128,7 +144,8 @@ loop_collect_timers(LoopObj *self)
         }
         t->scheduled = 0;
         /* The heap's reference moves to the ready queue. */
-        int err = ca_readyq_push(&self->ready, CA_READY_HANDLE, (PyObject *)t, NULL);
+        int err = ca_readyq_push(&self->ready, CA_READY_HANDLE, (PyObject *)t,
+                                 NULL, NULL);
         if (err < 0) {
             Py_DECREF(t);
             ca_err_from_errno(err);
@@ -193,25 +210,76 @@ loop_poll(LoopObj *self, int timeout_ms)
     return n;
 }
 
-/* Runs one handle in debug mode: timed, recorded as the current handle,
- * and reported if slower than slow_callback_duration. */
+/* Runs a future's done-callback entry: fn(future) in its context. */
 static int
-loop_run_handle_debug(LoopObj *self, HandleObj *h)
+loop_run_callback(LoopObj *self, ca_ready_entry *e)
+{
+    PyObject *const *args = e->arg ? &e->arg : NULL;
+    Py_ssize_t nargs = e->arg ? 1 : 0;
+    if (ca_context_call(e->ctx, e->obj, args, nargs) == 0) {
+        return 0;
+    }
+    return ca_callback_settle(self->state, (PyObject *)self, e->obj, args, nargs,
+                              e->ctx, NULL);
+}
+
+static int
+loop_dispatch_entry(LoopObj *self, ca_ready_entry *e)
+{
+    switch (e->kind) {
+    case CA_READY_HANDLE:
+        return ca_handle_run(self->state, (HandleObj *)e->obj);
+    case CA_READY_CALLBACK:
+        return loop_run_callback(self, e);
+    case CA_READY_TASK_STEP:
+    case CA_READY_TASK_WAKEUP:
+        return ca_task_run_entry(self->state, self, e);
+    }
+    return 0;
+}
+
+/* What a slow-callback warning names: the handle as asyncio formats it, or
+ * the task for a step or wakeup. */
+static PyObject *
+loop_describe_entry(LoopObj *self, ca_ready_entry *e)
 {
     ca_state *st = self->state;
-    Py_XSETREF(self->current_handle, Py_NewRef(h));
+    switch (e->kind) {
+    case CA_READY_HANDLE:
+        return PyObject_CallOneArg(st->format_handle, e->obj);
+    case CA_READY_CALLBACK: {
+        PyObject *h = (PyObject *)ca_handle_new(st, st->HandleType, (PyObject *)self,
+                                                e->obj, &e->arg, e->arg ? 1 : 0,
+                                                e->ctx);
+        PyObject *what = h ? PyObject_Str(h) : NULL;
+        Py_XDECREF(h);
+        return what;
+    }
+    default:
+        return PyObject_Repr(e->obj);
+    }
+}
+
+/* Runs one entry in debug mode: timed, its handle recorded as current, and
+ * reported if slower than slow_callback_duration. */
+static int
+loop_dispatch_entry_debug(LoopObj *self, ca_ready_entry *e)
+{
+    if (e->kind == CA_READY_HANDLE) {
+        Py_XSETREF(self->current_handle, Py_NewRef(e->obj));
+    }
     double t0 = ca_time_now();
-    int rc = ca_handle_run(st, h);
+    int rc = loop_dispatch_entry(self, e);
     double dt = ca_time_now() - t0;
     Py_CLEAR(self->current_handle);
     if (rc < 0 || dt < self->slow_callback_duration) {
         return rc;
     }
-    PyObject *what = PyObject_CallOneArg(st->format_handle, (PyObject *)h);
+    PyObject *what = loop_describe_entry(self, e);
     if (what == NULL) {
         return -1;
     }
-    PyObject *res = PyObject_CallMethod(st->logger, "warning", "sOd",
+    PyObject *res = PyObject_CallMethod(self->state->logger, "warning", "sOd",
                                         "Executing %s took %.3f seconds", what, dt);
     Py_DECREF(what);
     if (res == NULL) {
@@ -226,18 +294,13 @@ static int
 loop_run_entry(LoopObj *self, ca_ready_entry *e)
 {
     int rc = 0;
-    switch (e->kind) {
-    case CA_READY_HANDLE: {
-        HandleObj *h = (HandleObj *)e->obj;
-        if (!h->cancelled) {
-            rc = self->debug ? loop_run_handle_debug(self, h)
-                             : ca_handle_run(self->state, h);
-        }
-        break;
-    }
+    if (e->kind != CA_READY_HANDLE || !((HandleObj *)e->obj)->cancelled) {
+        rc = self->debug ? loop_dispatch_entry_debug(self, e)
+                         : loop_dispatch_entry(self, e);
     }
     Py_DECREF(e->obj);
     Py_XDECREF(e->arg);
+    Py_XDECREF(e->ctx);
     return rc;
 }
 
@@ -366,11 +429,8 @@ loop_schedule_soon(LoopObj *self, PyObject *cb, PyObject *const *args,
     if (h == NULL) {
         return NULL;
     }
-    int err = ca_readyq_push(&self->ready, CA_READY_HANDLE, Py_NewRef(h), NULL);
-    if (err < 0) {
+    if (ca_loop_schedule(self, CA_READY_HANDLE, (PyObject *)h, NULL, NULL) < 0) {
         Py_DECREF(h);
-        Py_DECREF(h);
-        ca_err_from_errno(err);
         return NULL;
     }
     return (PyObject *)h;
@@ -565,6 +625,7 @@ loop_clear_queues(LoopObj *self)
         ca_ready_entry e = ca_readyq_pop(&ready);
         Py_DECREF(e.obj);
         Py_XDECREF(e.arg);
+        Py_XDECREF(e.ctx);
     }
     ca_readyq_free(&ready);
     for (size_t i = 0; i < timers.len; i++) {
@@ -605,6 +666,81 @@ loop_timer_handle_cancelled(LoopObj *self, PyObject *timer)
         ca_loop_timer_cancelled(self, (HandleObj *)timer);
     }
     Py_RETURN_NONE;
+}
+
+/* ---- futures and tasks ---- */
+
+static PyObject *
+loop_create_future(LoopObj *self, PyObject *unused)
+{
+    return ca_future_create(self->state, (PyObject *)self);
+}
+
+/* create_task(coro, *, name=None, context=None): a casyncio Task, or what
+ * the task factory makes (it gets context= only when one was given, and
+ * the name is set afterwards, as asyncio does). */
+static PyObject *
+loop_create_task(LoopObj *self, PyObject *const *args, Py_ssize_t nargsf,
+                 PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *name = Py_None, *context = Py_None;
+    if (nargs != 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "create_task() takes exactly 1 positional argument (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *kw = PyTuple_GET_ITEM(kwnames, i);
+        if (PyUnicode_CompareWithASCIIString(kw, "name") == 0) {
+            name = args[1 + i];
+        }
+        else if (PyUnicode_CompareWithASCIIString(kw, "context") == 0) {
+            context = args[1 + i];
+        }
+        else {
+            PyErr_Format(PyExc_TypeError,
+                         "create_task() got an unexpected keyword argument '%U'", kw);
+            return NULL;
+        }
+    }
+    if (ca_loop_check_closed(self) < 0) {
+        return NULL;
+    }
+    if (self->task_factory == NULL) {
+        return ca_task_create(self->state, args[0], (PyObject *)self, name, context);
+    }
+    PyObject *fargs[3] = {(PyObject *)self, args[0], context};
+    PyObject *task = PyObject_Vectorcall(self->task_factory, fargs, 2,
+                                         context == Py_None ? NULL
+                                                            : self->state->kwnames_context);
+    if (task != NULL && name != Py_None) {
+        PyObject *r = PyObject_CallMethod(task, "set_name", "O", name);
+        if (r == NULL) {
+            Py_CLEAR(task);
+        }
+        Py_XDECREF(r);
+    }
+    return task;
+}
+
+static PyObject *
+loop_set_task_factory(LoopObj *self, PyObject *factory)
+{
+    if (factory != Py_None && !PyCallable_Check(factory)) {
+        PyErr_SetString(PyExc_TypeError, "task factory must be a callable or None");
+        return NULL;
+    }
+    Py_XSETREF(self->task_factory, factory == Py_None ? NULL : Py_NewRef(factory));
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+loop_get_task_factory(LoopObj *self, PyObject *unused)
+{
+    return Py_NewRef(self->task_factory ? self->task_factory : Py_None);
 }
 
 /* ---- getters and setters ---- */
@@ -756,11 +892,13 @@ loop_traverse(LoopObj *self, visitproc visit, void *arg)
         ca_ready_entry *e = ca_readyq_at(&self->ready, i);
         Py_VISIT(e->obj);
         Py_VISIT(e->arg);
+        Py_VISIT(e->ctx);
     }
     for (size_t i = 0; i < self->timers.len; i++) {
         Py_VISIT((PyObject *)self->timers.nodes[i].timer);
     }
     Py_VISIT(self->current_handle);
+    Py_VISIT(self->task_factory);
     return ca_io_traverse(self, visit, arg);
 }
 
@@ -770,6 +908,7 @@ loop_clear(LoopObj *self)
     loop_clear_queues(self);
     ca_io_clear(self);
     Py_CLEAR(self->current_handle);
+    Py_CLEAR(self->task_factory);
     return 0;
 }
 
@@ -824,6 +963,17 @@ static PyMethodDef loop_methods[] = {
     {"remove_writer", (PyCFunction)ca_loop_remove_writer, METH_O,
      "remove_writer($self, fd, /)\n--\n\nStop watching fd for writing; "
      "return whether a writer was registered."},
+    {"create_future", (PyCFunction)loop_create_future, METH_NOARGS,
+     "create_future($self, /)\n--\n\nReturn a new casyncio.Future bound to the loop."},
+    {"create_task", (PyCFunction)(void (*)(void))loop_create_task,
+     METH_FASTCALL | METH_KEYWORDS,
+     "create_task($self, coro, /, *, name=None, context=None)\n--\n\n"
+     "Schedule the coroutine as a task (made by the task factory, if set)."},
+    {"set_task_factory", (PyCFunction)loop_set_task_factory, METH_O,
+     "set_task_factory($self, factory, /)\n--\n\n"
+     "Use factory(loop, coro[, context=ctx]) to make tasks; None restores Task."},
+    {"get_task_factory", (PyCFunction)loop_get_task_factory, METH_NOARGS,
+     "get_task_factory($self, /)\n--\n\nReturn the task factory, or None."},
     {"_run_forever_core", (PyCFunction)loop_run_forever_core, METH_NOARGS, NULL},
     {"_close_core", (PyCFunction)loop_close_core, METH_NOARGS, NULL},
     {"_timer_handle_cancelled", (PyCFunction)loop_timer_handle_cancelled, METH_O, NULL},

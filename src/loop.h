@@ -47,10 +47,15 @@ typedef struct {
     Py_ssize_t timer_cancelled; /* cancelled timers still in the heap */
     double slow_callback_duration;
     PyObject *current_handle; /* the handle running, in debug mode only */
+    PyObject *task_factory;   /* NULL: casyncio.Task */
 } LoopObj;
 
 /* Seconds on the clock of time.monotonic(). */
 double ca_time_now(void);
+/* Queues an entry (taking new references to obj, arg and ctx) to run in
+ * the next pass over the ready queue; no allocation beyond the ring. */
+int ca_loop_schedule(LoopObj *loop, int kind, PyObject *obj, PyObject *arg,
+                     PyObject *ctx);
 /* Called by TimerHandle.cancel() for a timer of this loop. */
 void ca_loop_timer_cancelled(LoopObj *loop, HandleObj *timer);
 /* Raises RuntimeError('Event loop is closed') and returns -1 if it is. */

@@ -1,5 +1,6 @@
 /* casyncio._core: module initialisation (multi-phase) and the module state.
  * Owns the heap types and the cached asyncio helpers of state.h. */
+#include "future.h"
 #include "handle.h"
 #include "loop.h"
 #include "state.h"
@@ -39,6 +40,17 @@ module_cache_asyncio(ca_state *st)
         {&st->iscoroutinefunction, "asyncio.coroutines", "iscoroutinefunction"},
         {&st->is_debug_mode, "asyncio.coroutines", "_is_debug_mode"},
         {&st->logger, "asyncio.log", "logger"},
+        {&st->CancelledError, "asyncio.exceptions", "CancelledError"},
+        {&st->InvalidStateError, "asyncio.exceptions", "InvalidStateError"},
+        {&st->get_event_loop, "asyncio.events", "get_event_loop"},
+        {&st->future_repr, "asyncio.base_futures", "_future_repr"},
+        {&st->task_repr, "asyncio.base_tasks", "_task_repr"},
+        {&st->task_get_stack, "asyncio.base_tasks", "_task_get_stack"},
+        {&st->task_print_stack, "asyncio.base_tasks", "_task_print_stack"},
+        {&st->current_tasks, "asyncio.tasks", "_current_tasks"},
+#if PY_VERSION_HEX >= 0x030C0000
+        {&st->eager_tasks, "asyncio.tasks", "_eager_tasks"},
+#endif
     };
     for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
         *attrs[i].slot = module_import_attr(attrs[i].module, attrs[i].name);
@@ -47,6 +59,33 @@ module_cache_asyncio(ca_state *st)
         }
     }
     return 0;
+}
+
+/* The WeakSet asyncio.all_tasks() reads; we add to its .data directly. */
+static int
+module_cache_registry(ca_state *st)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    const char *name = "_scheduled_tasks";
+#else
+    const char *name = "_all_tasks";
+#endif
+    PyObject *weakset = module_import_attr("asyncio.tasks", name);
+    if (weakset == NULL) {
+        return -1;
+    }
+    st->registry_data = PyObject_GetAttrString(weakset, "data");
+    st->registry_remove = PyObject_GetAttrString(weakset, "_remove");
+    Py_DECREF(weakset);
+    if (st->registry_data == NULL || st->registry_remove == NULL) {
+        return -1;
+    }
+    if (!PySet_Check(st->registry_data)) {
+        PyErr_SetString(PyExc_ImportError, "asyncio's task registry is not a WeakSet");
+        return -1;
+    }
+    st->coroutine_types = PySet_New(NULL);
+    return st->coroutine_types ? 0 : -1;
 }
 
 static int
@@ -60,7 +99,22 @@ module_intern_strings(ca_state *st)
         || module_intern(&st->str_exception, "exception") < 0
         || module_intern(&st->str_handle, "handle") < 0
         || module_intern(&st->str_source_traceback, "source_traceback") < 0
-        || module_intern(&st->str_context, "context") < 0) {
+        || module_intern(&st->str_context, "context") < 0
+        || module_intern(&st->str_add_done_callback, "add_done_callback") < 0
+        || module_intern(&st->str_cancel, "cancel") < 0
+        || module_intern(&st->str_result, "result") < 0
+        || module_intern(&st->str_get_loop, "get_loop") < 0
+        || module_intern(&st->str_loop_attr, "_loop") < 0
+        || module_intern(&st->str_blocking, "_asyncio_future_blocking") < 0
+        || module_intern(&st->str_throw, "throw") < 0
+        || module_intern(&st->str_call_soon, "call_soon") < 0
+        || module_intern(&st->str_is_running, "is_running") < 0
+        || module_intern(&st->str_future, "future") < 0
+        || module_intern(&st->str_task, "task") < 0) {
+        return -1;
+    }
+    st->kwnames_context = PyTuple_Pack(1, st->str_context);
+    if (st->kwnames_context == NULL) {
         return -1;
     }
     st->empty_tuple = PyTuple_New(0);
@@ -85,10 +139,16 @@ module_exec(PyObject *mod)
     if (module_add_type(mod, &ca_handle_spec, NULL, &st->HandleType) < 0
         || module_add_type(mod, &ca_timerhandle_spec, (PyObject *)st->HandleType,
                            &st->TimerHandleType) < 0
-        || module_add_type(mod, &ca_loop_spec, NULL, &st->LoopType) < 0) {
+        || module_add_type(mod, &ca_loop_spec, NULL, &st->LoopType) < 0
+        || module_add_type(mod, &ca_future_spec, NULL, &st->FutureType) < 0
+        || module_add_type(mod, &ca_task_spec, (PyObject *)st->FutureType,
+                           &st->TaskType) < 0
+        || module_add_type(mod, &ca_futureiter_spec, NULL, &st->FutureIterType) < 0
+        || module_add_type(mod, &ca_taskstep_spec, NULL, &st->TaskStepType) < 0) {
         return -1;
     }
-    if (module_cache_asyncio(st) < 0 || module_intern_strings(st) < 0) {
+    if (module_cache_asyncio(st) < 0 || module_cache_registry(st) < 0
+        || module_intern_strings(st) < 0) {
         return -1;
     }
 #ifdef CA_DEBUG
@@ -105,12 +165,19 @@ module_exec(PyObject *mod)
 
 /* Visits (or clears) every object reference of the state, once. */
 #define CA_STATE_REFS(X)                                                       \
-    X(LoopType) X(HandleType) X(TimerHandleType) X(format_callback_source)     \
+    X(LoopType) X(HandleType) X(TimerHandleType) X(FutureType) X(TaskType)     \
+    X(FutureIterType) X(TaskStepType) X(format_callback_source)                \
     X(extract_stack) X(format_handle) X(iscoroutine) X(iscoroutinefunction)    \
-    X(is_debug_mode) X(logger) X(str_call_exception_handler)                   \
+    X(is_debug_mode) X(logger) X(CancelledError) X(InvalidStateError)          \
+    X(get_event_loop) X(future_repr) X(task_repr) X(task_get_stack)            \
+    X(task_print_stack) X(current_tasks) X(registry_data) X(registry_remove)   \
+    X(eager_tasks) X(coroutine_types) X(str_call_exception_handler)            \
     X(str_timer_handle_cancelled) X(str_get_debug) X(str_warning)              \
     X(str_message) X(str_exception) X(str_handle) X(str_source_traceback)      \
-    X(str_context) X(empty_tuple)
+    X(str_context) X(str_add_done_callback) X(str_cancel) X(str_result)        \
+    X(str_get_loop) X(str_loop_attr) X(str_blocking) X(str_throw)              \
+    X(str_call_soon) X(str_is_running) X(str_future) X(str_task)               \
+    X(kwnames_context) X(empty_tuple)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)

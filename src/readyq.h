@@ -17,11 +17,16 @@
 
 typedef enum {
     CA_READY_HANDLE = 1,  /* obj: a Handle to run */
+    CA_READY_CALLBACK,    /* obj(arg) in ctx: a future's done-callback */
+    CA_READY_TASK_STEP,   /* step task obj, throwing arg if not NULL */
+    CA_READY_TASK_WAKEUP, /* wake task obj: the future arg is done */
 } ca_ready_kind;
 
+/* The loop owns one reference to each non-NULL object of a queued entry. */
 typedef struct {
     PyObject *obj;
     PyObject *arg;
+    PyObject *ctx;
     int kind;
 } ca_ready_entry;
 
@@ -57,7 +62,8 @@ ca_readyq_grow(ca_readyq *q)
 }
 
 static inline int
-ca_readyq_push(ca_readyq *q, int kind, PyObject *obj, PyObject *arg)
+ca_readyq_push(ca_readyq *q, int kind, PyObject *obj, PyObject *arg,
+               PyObject *ctx)
 {
     if (q->len == q->cap) {
         int err = ca_readyq_grow(q);
@@ -69,6 +75,7 @@ ca_readyq_push(ca_readyq *q, int kind, PyObject *obj, PyObject *arg)
     e->kind = kind;
     e->obj = obj;
     e->arg = arg;
+    e->ctx = ctx;
     q->len++;
     return 0;
 }

@@ -13,10 +13,16 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <stdint.h>
+
 typedef struct {
     PyTypeObject *LoopType;
     PyTypeObject *HandleType;
     PyTypeObject *TimerHandleType;
+    PyTypeObject *FutureType;
+    PyTypeObject *TaskType;
+    PyTypeObject *FutureIterType;
+    PyTypeObject *TaskStepType;
 
     /* asyncio helpers, looked up at import. */
     PyObject *format_callback_source; /* format_helpers._format_callback_source */
@@ -26,6 +32,27 @@ typedef struct {
     PyObject *iscoroutinefunction;    /* coroutines.iscoroutinefunction */
     PyObject *is_debug_mode;          /* coroutines._is_debug_mode */
     PyObject *logger;                 /* asyncio.log.logger */
+    PyObject *CancelledError;         /* asyncio.CancelledError */
+    PyObject *InvalidStateError;      /* asyncio.InvalidStateError */
+    PyObject *get_event_loop;         /* events.get_event_loop (3.11: _get_event_loop) */
+    PyObject *future_repr;            /* base_futures._future_repr */
+    PyObject *task_repr;              /* base_tasks._task_repr */
+    PyObject *task_get_stack;         /* base_tasks._task_get_stack */
+    PyObject *task_print_stack;       /* base_tasks._task_print_stack */
+
+    /* asyncio's task registries, shared with _asyncio so that
+     * asyncio.all_tasks() and current_task() see our tasks:
+     * current_tasks is tasks._current_tasks ({loop: task}); registry_data
+     * and registry_remove are the .data set and ._remove callback of the
+     * WeakSet of tasks (3.11: _all_tasks, 3.12+: _scheduled_tasks);
+     * eager_tasks is 3.12+'s set of tasks running their first step. */
+    PyObject *current_tasks;
+    PyObject *registry_data;
+    PyObject *registry_remove;
+    PyObject *eager_tasks;
+    /* Types that asyncio.iscoroutine accepted: checked before calling it. */
+    PyObject *coroutine_types;
+    uint64_t task_name_counter;
 
     /* Interned strings and small constants. */
     PyObject *str_call_exception_handler;
@@ -37,6 +64,18 @@ typedef struct {
     PyObject *str_handle;
     PyObject *str_source_traceback;
     PyObject *str_context;
+    PyObject *str_add_done_callback;
+    PyObject *str_cancel;
+    PyObject *str_result;
+    PyObject *str_get_loop;
+    PyObject *str_loop_attr;          /* "_loop" */
+    PyObject *str_blocking;           /* "_asyncio_future_blocking" */
+    PyObject *str_throw;
+    PyObject *str_call_soon;
+    PyObject *str_is_running;
+    PyObject *str_future;
+    PyObject *str_task;
+    PyObject *kwnames_context;        /* ("context",) for vectorcalls */
     PyObject *empty_tuple;
 } ca_state;
 

@@ -1,0 +1,106 @@
+/* Future and Task objects, shared by future.c and task.c. */
+#ifndef CA_FUTURE_H
+#define CA_FUTURE_H
+
+#include "loop.h"
+#include "state.h"
+
+typedef enum {
+    CA_FUT_PENDING = 0,
+    CA_FUT_CANCELLED,
+    CA_FUT_FINISHED,
+} ca_fut_state;
+
+typedef enum {
+    CA_CB_CALL = 0,  /* fn(future) in ctx */
+    CA_CB_TASK,      /* wake the task fn; it runs in its own context */
+} ca_cb_kind;
+
+typedef struct {
+    PyObject *fn;
+    PyObject *ctx;   /* NULL for CA_CB_TASK */
+    int kind;
+} ca_callback;
+
+typedef struct {
+    PyObject_HEAD
+    ca_state *state;
+    PyObject *loop;
+    LoopObj *cloop;           /* == loop when it is a casyncio loop */
+    /* Done-callbacks in the order added.  Most futures have one waiter, so
+     * the array starts as the one inline slot and grows on the heap. */
+    ca_callback *cbs;
+    Py_ssize_t ncbs;
+    Py_ssize_t cbs_cap;
+    ca_callback cb_inline;
+    PyObject *result;
+    PyObject *exception;
+    PyObject *exception_tb;
+    PyObject *source_tb;
+    PyObject *cancel_msg;
+    PyObject *cancelled_exc;  /* the CancelledError that cancelled a task */
+    PyObject *dict;
+    PyObject *weakreflist;
+    unsigned char fstate;     /* ca_fut_state */
+    unsigned char log_tb;     /* report the exception if never retrieved */
+    unsigned char blocking;   /* _asyncio_future_blocking */
+} FutureObj;
+
+typedef struct {
+    FutureObj fut;
+    PyObject *coro;
+    PyObject *name;           /* NULL until asked: "Task-<name_id>" */
+    PyObject *context;
+    PyObject *fut_waiter;     /* the future the coroutine awaits */
+    uint64_t name_id;
+    int num_cancels;
+    unsigned char must_cancel;
+    unsigned char log_destroy_pending;
+} TaskObj;
+
+/* future.c */
+/* Sets up a freshly allocated Future (or Task) of module state st. */
+void ca_future_prepare(FutureObj *fut, ca_state *st);
+int ca_future_init(FutureObj *fut, PyObject *loop);
+/* loop.create_future() for a casyncio loop. */
+PyObject *ca_future_create(ca_state *st, PyObject *loop);
+int ca_future_set_result(FutureObj *fut, PyObject *result);
+int ca_future_set_exception(FutureObj *fut, PyObject *exc);
+/* Future.cancel(): 1 if it was pending, 0 if already done. */
+int ca_future_cancel(FutureObj *fut, PyObject *msg);
+PyObject *ca_future_make_cancelled_error(FutureObj *fut);
+/* Adds the wakeup of `task` as a done-callback (no allocation). */
+int ca_future_add_task_waiter(FutureObj *fut, PyObject *task);
+/* loop.call_soon(fn, arg, context=ctx) on any loop; no Handle on ours. */
+int ca_call_soon(ca_state *st, PyObject *loop, LoopObj *cloop, PyObject *fn,
+                 PyObject *arg, PyObject *ctx);
+int ca_future_traverse(FutureObj *fut, visitproc visit, void *arg);
+int ca_future_clear(FutureObj *fut);
+void ca_future_finalize(FutureObj *fut);
+/* The object to show for a callback entry: fn, or the task's wakeup. */
+PyObject *ca_callback_callable(ca_callback *cb);
+
+static inline int
+ca_future_is_exact(ca_state *st, PyObject *o)
+{
+    return Py_IS_TYPE(o, st->FutureType) || Py_IS_TYPE(o, st->TaskType);
+}
+
+/* task.c */
+/* Task(coro, loop=loop, name=name, context=context), as create_task needs. */
+PyObject *ca_task_create(ca_state *st, PyObject *coro, PyObject *loop,
+                         PyObject *name, PyObject *context);
+/* Runs a ready entry of kind CA_READY_TASK_STEP or CA_READY_TASK_WAKEUP. */
+int ca_task_run_entry(ca_state *st, LoopObj *loop, ca_ready_entry *e);
+/* Task.cancel(msg); 1 if the request was taken. */
+int ca_task_cancel(TaskObj *task, PyObject *msg);
+/* The task's wakeup as a Python callable (for foreign loops and futures). */
+PyObject *ca_task_wakeup_callable(PyObject *task);
+int ca_task_is_wakeup_of(PyObject *fn, PyObject *task);
+
+extern PyType_Spec ca_future_spec;
+extern PyType_Spec ca_futureiter_spec;
+extern PyType_Spec ca_task_spec;
+extern PyType_Spec ca_taskstep_spec;
+
+#endif
