@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import signal
 import socket
 import sys
 import threading
@@ -95,6 +96,7 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
         self._check_running()
         self._set_coroutine_origin_tracking(self._debug)
         saved_hooks = sys.get_asyncgen_hooks()
+        saved_wakeup = None
         try:
             self._thread_id = threading.get_ident()
             sys.set_asyncgen_hooks(
@@ -102,12 +104,28 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
                 finalizer=self._asyncgen_finalizer_hook,
             )
             events._set_running_loop(self)
+            saved_wakeup = self._install_signal_wakeup()
             self._run_forever_core()
         finally:
+            if saved_wakeup is not None:
+                signal.set_wakeup_fd(saved_wakeup)
             self._thread_id = None
             events._set_running_loop(None)
             self._set_coroutine_origin_tracking(False)
             sys.set_asyncgen_hooks(*saved_hooks)
+
+    def _install_signal_wakeup(self):
+        """On the main thread, make the loop's signal pipe the interpreter's
+        wakeup fd (see src/signals.c) and return the previous one, or None
+        when signals cannot reach this thread's loop."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        try:
+            return signal.set_wakeup_fd(
+                self._signal_wakeup_fd(), warn_on_full_buffer=False
+            )
+        except ValueError:  # not the main interpreter
+            return None
 
     def run_until_complete(self, future):
         """Run until the future (or coroutine, wrapped in a task) is done,

@@ -51,7 +51,7 @@ io_sync(LoopObj *loop, int fd)
 {
     ca_watch *w = &loop->watches[fd];
     uint32_t want = (w->reader ? CA_READABLE : 0) | (w->writer ? CA_WRITABLE : 0);
-    if (w->kind == CA_WATCH_WAKEUP) {
+    if (w->kind == CA_WATCH_WAKEUP || w->kind == CA_WATCH_SIGNAL) {
         want = CA_READABLE;
     }
     if (want == w->mask) {
@@ -70,13 +70,13 @@ io_sync(LoopObj *loop, int fd)
 }
 
 int
-ca_io_watch_wakeup(LoopObj *loop, int fd)
+ca_io_watch_special(LoopObj *loop, int fd, int kind)
 {
     ca_watch *w = io_watch_grow(loop, fd);
     if (w == NULL) {
         return -1;
     }
-    w->kind = CA_WATCH_WAKEUP;
+    w->kind = (uint8_t)kind;
     return io_sync(loop, fd);
 }
 
@@ -140,7 +140,8 @@ io_add(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs, int writer,
     if (fd < 0 || ca_loop_check_closed(loop) < 0) {
         return NULL;
     }
-    if (io_watch(loop, fd) != NULL && loop->watches[fd].kind == CA_WATCH_WAKEUP) {
+    if (io_watch(loop, fd) != NULL && (loop->watches[fd].kind == CA_WATCH_WAKEUP
+                                       || loop->watches[fd].kind == CA_WATCH_SIGNAL)) {
         PyErr_Format(PyExc_RuntimeError, "File descriptor %d is used by the loop", fd);
         return NULL;
     }
@@ -257,6 +258,11 @@ ca_io_dispatch(LoopObj *loop, int nevents)
         switch (w->kind) {
         case CA_WATCH_WAKEUP:
             ca_wakeup_drain(loop);
+            break;
+        case CA_WATCH_SIGNAL:
+            if (ca_signals_dispatch(loop) < 0) {
+                return -1;  /* a handler raised, e.g. KeyboardInterrupt */
+            }
             break;
         case CA_WATCH_CALLBACK:
             /* Beware: io_fire may release a handle and run a finalizer that

@@ -641,6 +641,7 @@ loop_release_native(LoopObj *self)
 {
     ca_io_clear(self);
     ca_wakeup_close(self);
+    ca_signals_close(self);
     ca_reactor_close(self->reactor);
     self->reactor = NULL;
 }
@@ -863,6 +864,8 @@ loop_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     }
     self->state = PyModule_GetState(mod);
     self->wakeup_fd = -1;
+    self->signal_rfd = -1;
+    self->signal_wfd = -1;
     self->slow_callback_duration = 0.1;
     int err = ca_reactor_open(&self->reactor);
     if (err < 0) {
@@ -976,6 +979,7 @@ static PyMethodDef loop_methods[] = {
      "get_task_factory($self, /)\n--\n\nReturn the task factory, or None."},
     {"_run_forever_core", (PyCFunction)loop_run_forever_core, METH_NOARGS, NULL},
     {"_close_core", (PyCFunction)loop_close_core, METH_NOARGS, NULL},
+    {"_signal_wakeup_fd", (PyCFunction)ca_loop_signal_wakeup_fd, METH_NOARGS, NULL},
     {"_timer_handle_cancelled", (PyCFunction)loop_timer_handle_cancelled, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };

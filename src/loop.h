@@ -15,6 +15,7 @@ typedef enum {
     CA_WATCH_NONE = 0,
     CA_WATCH_CALLBACK,  /* add_reader/add_writer handles */
     CA_WATCH_WAKEUP,    /* the loop's own eventfd */
+    CA_WATCH_SIGNAL,    /* the read end of the signal wakeup pipe */
 } ca_watch_kind;
 
 /* What the loop watches on one fd; the table is indexed by fd. */
@@ -34,6 +35,8 @@ typedef struct {
     ca_watch *watches;
     int nwatches;
     int wakeup_fd;
+    int signal_rfd;           /* signal wakeup pipe (signals.c), or -1 */
+    int signal_wfd;
     /* Set when the eventfd has been written and not yet drained, so a burst
      * of call_soon_threadsafe costs one write.  Only read or written with
      * the GIL held, by whichever thread. */
@@ -63,13 +66,19 @@ int ca_loop_check_closed(LoopObj *loop);
 
 /* io.c */
 int ca_io_dispatch(LoopObj *loop, int nevents);
-int ca_io_watch_wakeup(LoopObj *loop, int fd);
+/* Watches fd for reading as one of the loop's own kinds (wakeup, signal). */
+int ca_io_watch_special(LoopObj *loop, int fd, int kind);
 void ca_io_clear(LoopObj *loop);
 int ca_io_traverse(LoopObj *loop, visitproc visit, void *arg);
 PyObject *ca_loop_add_reader(LoopObj *, PyObject *const *, Py_ssize_t);
 PyObject *ca_loop_add_writer(LoopObj *, PyObject *const *, Py_ssize_t);
 PyObject *ca_loop_remove_reader(LoopObj *, PyObject *);
 PyObject *ca_loop_remove_writer(LoopObj *, PyObject *);
+
+/* signals.c */
+PyObject *ca_loop_signal_wakeup_fd(LoopObj *loop, PyObject *unused);
+int ca_signals_dispatch(LoopObj *loop);
+void ca_signals_close(LoopObj *loop);
 
 /* wakeup.c */
 int ca_wakeup_open(LoopObj *loop);

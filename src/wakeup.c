@@ -18,7 +18,7 @@ ca_wakeup_open(LoopObj *loop)
         return -1;
     }
     loop->wakeup_fd = fd;
-    if (ca_io_watch_wakeup(loop, fd) < 0) {
+    if (ca_io_watch_special(loop, fd, CA_WATCH_WAKEUP) < 0) {
         close(fd);
         loop->wakeup_fd = -1;
         return -1;
