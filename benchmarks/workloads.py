@@ -1,0 +1,682 @@
+#!/usr/bin/env python3
+"""casyncio benchmark workloads; each run happens in a child process of run.py.
+
+    python benchmarks/workloads.py --impl casyncio --workload call_soon
+    python benchmarks/workloads.py --list
+    python benchmarks/workloads.py --probe casyncio,asyncio,uvloop
+
+A child runs one workload on one implementation: a short warm-up at a small
+size, then the measured run, and prints one JSON line on stdout:
+
+    {"impl": "casyncio", "workload": "call_soon", "value": 2.1e6, "unit": "ops/s", ...}
+
+Adding a workload is one decorated function:
+
+    @workload
+    def my_workload(new_loop, scale):
+        '''One line saying what is measured (shown by --list and run.py).'''
+        n = scaled(100_000, scale)
+        loop = new_loop()                 # the harness closes it afterwards
+        ...                               # schedule the work
+        result, seconds = timed(loop, main())  # or timed(loop) for run_forever
+        check(result == expected, "what went wrong")  # verify: never trust speed
+        return Result(ops=n, seconds=seconds)
+
+`new_loop()` makes a loop of the implementation under test; errors that reach
+the loop's exception handler stop the loop and fail the run. `scale` comes from
+CASYNCIO_BENCH_SCALE (default 1.0; the warm-up uses a twentieth of it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import faulthandler
+import gc
+import importlib.machinery
+import json
+import math
+import os
+import platform
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCALE_ENV = "CASYNCIO_BENCH_SCALE"
+WARMUP_FRACTION = 0.05
+
+
+# --------------------------------------------------------------------------
+# The registry and the helpers workloads use
+
+
+class BenchError(Exception):
+    """A workload's result is wrong: the implementation is broken."""
+
+
+def check(condition: object, message: str) -> None:
+    """Verify a workload's result (unlike assert, also under python -O)."""
+    if not condition:
+        raise BenchError(message)
+
+
+@dataclass
+class Result:
+    ops: int  # how many operations the measured run did
+    seconds: float  # the time it took (only the work, see timed())
+
+
+@dataclass
+class Workload:
+    name: str
+    fn: Callable[[Callable[[], asyncio.AbstractEventLoop], float], Result]
+    unit: str
+    doc: str
+
+
+WORKLOADS: dict[str, Workload] = {}
+
+
+def workload(fn=None, *, name: str | None = None, unit: str = "ops/s"):
+    """Register a workload: `fn(new_loop, scale) -> Result`.
+
+    Usable bare (@workload) or with arguments (@workload(name="x")).
+    The figure reported is ops/seconds ("ops/s", higher is better).
+    """
+
+    def register(f):
+        wname = name or f.__name__
+        if wname in WORKLOADS:
+            raise ValueError(f"workload {wname!r} registered twice")
+        doc = " ".join((f.__doc__ or "").strip().split("\n\n")[0].split())
+        WORKLOADS[wname] = Workload(wname, f, unit, doc)
+        return f
+
+    return register(fn) if fn is not None else register
+
+
+def scaled(n: int, scale: float, minimum: int = 1) -> int:
+    """`n` scaled by `scale`, at least `minimum`."""
+    return max(minimum, round(n * scale))
+
+
+def timed(loop: asyncio.AbstractEventLoop, main=None) -> tuple[Any, float]:
+    """Run `main` (a coroutine or future) to completion, or run_forever() if
+    `main` is None; return (its result, the seconds taken by that call only)."""
+    if main is None:
+        t0 = time.perf_counter()
+        loop.run_forever()
+        t1 = time.perf_counter()
+        return None, t1 - t0
+    t0 = time.perf_counter()
+    result = loop.run_until_complete(main)
+    t1 = time.perf_counter()
+    return result, t1 - t0
+
+
+# --------------------------------------------------------------------------
+# Loop-level workloads
+
+
+@workload
+def call_soon(new_loop, scale):
+    """A chain of 1,000,000 call_soon callbacks, each scheduling the next:
+    one callback per loop iteration, so this measures the iteration itself."""
+    n = scaled(1_000_000, scale)
+    loop = new_loop()
+    schedule = loop.call_soon
+    count = 0
+
+    def cb():
+        nonlocal count
+        count += 1
+        if count < n:
+            schedule(cb)
+        else:
+            loop.stop()
+
+    schedule(cb)
+    _, seconds = timed(loop)
+    check(count == n, f"{count} callbacks ran, expected {n}")
+    return Result(n, seconds)
+
+
+@workload
+def call_soon_batch(new_loop, scale):
+    """1,000,000 call_soon callbacks scheduled 1000 at a time by a producer
+    callback that checks the previous batch all ran first (FIFO)."""
+    n = scaled(1_000_000, scale)
+    batch = 1000
+    loop = new_loop()
+    schedule = loop.call_soon
+    count = 0
+    scheduled = 0
+
+    def cb():
+        nonlocal count
+        count += 1
+
+    def producer():
+        nonlocal scheduled
+        check(count == scheduled, f"{count} callbacks ran before the next batch")
+        if scheduled >= n:
+            loop.stop()
+            return
+        k = min(batch, n - scheduled)
+        for _ in range(k):
+            schedule(cb)
+        scheduled += k
+        schedule(producer)
+
+    schedule(producer)
+    _, seconds = timed(loop)
+    check(count == n, f"{count} callbacks ran, expected {n}")
+    return Result(n, seconds)
+
+
+@workload
+def call_soon_args(new_loop, scale):
+    """1,000,000 call_soon(cb, i, tag) callbacks with 2 positional arguments,
+    scheduled 1000 at a time; each checks it runs in FIFO order with its
+    own arguments."""
+    n = scaled(1_000_000, scale)
+    batch = 1000
+    loop = new_loop()
+    schedule = loop.call_soon
+    tag = object()
+    expected = 0
+    scheduled = 0
+
+    def cb(i, t):
+        nonlocal expected
+        if i != expected or t is not tag:
+            raise BenchError(f"callback got ({i}, {t!r}), expected ({expected}, tag)")
+        expected = i + 1
+
+    def producer():
+        nonlocal scheduled
+        if scheduled >= n:
+            loop.stop()
+            return
+        k = min(batch, n - scheduled)
+        for i in range(scheduled, scheduled + k):
+            schedule(cb, i, tag)
+        scheduled += k
+        schedule(producer)
+
+    schedule(producer)
+    _, seconds = timed(loop)
+    check(expected == n, f"{expected} callbacks ran in order, expected {n}")
+    return Result(n, seconds)
+
+
+@workload
+def call_later(new_loop, scale):
+    """200,000 timers, half call_later(d, ...) and half call_at(now + d, ...),
+    with delays mixed from 0 to 2 ms; all fire, counted and summed."""
+    n = scaled(200_000, scale)
+    delays = (0.0, 0.002, 0.0005, 0.0001, 0.001, 0.0)
+    loop = new_loop()
+    fired = 0
+    total = 0
+
+    def cb(i):
+        nonlocal fired, total
+        fired += 1
+        total += i
+        if fired == n:
+            loop.stop()
+
+    def schedule_all():
+        later = loop.call_later
+        at = loop.call_at
+        now = loop.time()
+        nd = len(delays)
+        for i in range(n):
+            d = delays[i % nd]
+            if i & 1:
+                at(now + d, cb, i)
+            else:
+                later(d, cb, i)
+
+    loop.call_soon(schedule_all)
+    _, seconds = timed(loop)
+    check(fired == n, f"{fired} timers fired, expected {n}")
+    check(total == n * (n - 1) // 2, "timer callbacks got wrong arguments")
+    return Result(n, seconds)
+
+
+@workload
+def call_later_cancel(new_loop, scale):
+    """Timer churn: 200,000 call_later(10, ...) scheduled 1000 per loop
+    iteration and cancelled one iteration later, among 20,000 call_later(0,
+    ...) that fire; only the uncancelled may run."""
+    n = scaled(200_000, scale)
+    chunk = 1000
+    fire_every = 10
+    loop = new_loop()
+    later = loop.call_later
+    never_ran = 0
+    fired = 0
+    fire_expected = 0
+    scheduled = 0
+    done = False
+    pending: list = []
+
+    def never():
+        nonlocal never_ran
+        never_ran += 1
+
+    def fire():
+        nonlocal fired
+        fired += 1
+        if done and fired == fire_expected:
+            loop.stop()
+
+    def step():
+        nonlocal scheduled, fire_expected, pending, done
+        for h in pending:
+            h.cancel()
+        for h in pending:
+            if not h.cancelled():
+                raise BenchError("a cancelled TimerHandle says it is not cancelled")
+        if scheduled >= n:
+            pending = []
+            done = True
+            if fired == fire_expected:
+                loop.stop()
+            return
+        k = min(chunk, n - scheduled)
+        pending = [later(10.0 + (i % 7) * 0.001, never) for i in range(k)]
+        for _ in range(0, k, fire_every):
+            later(0, fire)
+            fire_expected += 1
+        scheduled += k
+        loop.call_soon(step)
+
+    loop.call_soon(step)
+    _, seconds = timed(loop)
+    check(never_ran == 0, f"{never_ran} cancelled timers ran")
+    check(fired == fire_expected, f"{fired} timers fired, expected {fire_expected}")
+    check(scheduled == n, f"{scheduled} timers scheduled, expected {n}")
+    return Result(n + fire_expected, seconds)
+
+
+@workload
+def call_soon_threadsafe(new_loop, scale):
+    """4 threads each make 50,000 call_soon_threadsafe calls into the running
+    loop; the total and each thread's FIFO order are checked."""
+    nthreads = 4
+    per_thread = scaled(50_000, scale)
+    total = nthreads * per_thread
+    loop = new_loop()
+    seen = [0] * nthreads
+    count = 0
+
+    def cb(t, i):
+        nonlocal count
+        if seen[t] != i:
+            raise BenchError(f"thread {t}: call {i} ran, expected call {seen[t]}")
+        seen[t] = i + 1
+        count += 1
+        if count == total:
+            loop.stop()
+
+    def producer(t):
+        call = loop.call_soon_threadsafe
+        for i in range(per_thread):
+            call(cb, t, i)
+
+    threads = [threading.Thread(target=producer, args=(t,)) for t in range(nthreads)]
+
+    def start():
+        for th in threads:
+            th.start()
+
+    loop.call_soon(start)
+    _, seconds = timed(loop)
+    for th in threads:
+        th.join()
+    check(count == total, f"{count} callbacks ran, expected {total}")
+    check(seen == [per_thread] * nthreads, f"per-thread counts {seen}")
+    return Result(total, seconds)
+
+
+# --------------------------------------------------------------------------
+# Future and task workloads (with whatever Future/Task the loop creates)
+
+
+@workload
+def sleep0(new_loop, scale):
+    """100 tasks each await asyncio.sleep(0) 10,000 times: 1,000,000 task
+    steps, 100 per loop iteration."""
+    ntasks = 100
+    iters = scaled(10_000, scale)
+    loop = new_loop()
+
+    async def worker():
+        sleep = asyncio.sleep
+        done = 0
+        for _ in range(iters):
+            await sleep(0)
+            done += 1
+        return done
+
+    async def main():
+        tasks = [asyncio.create_task(worker()) for _ in range(ntasks)]
+        return await asyncio.gather(*tasks)
+
+    result, seconds = timed(loop, main())
+    check(result == [iters] * ntasks, "sleep(0) workers returned wrong counts")
+    return Result(ntasks * iters, seconds)
+
+
+@workload
+def gather_100k(new_loop, scale):
+    """create_task 100,000 trivial coroutines and gather them; the results
+    are checked in order."""
+    n = scaled(100_000, scale)
+    loop = new_loop()
+
+    async def leaf(i):
+        return i
+
+    async def main():
+        create = asyncio.get_running_loop().create_task
+        return await asyncio.gather(*[create(leaf(i)) for i in range(n)])
+
+    result, seconds = timed(loop, main())
+    check(result == list(range(n)), "gather returned wrong results")
+    return Result(n, seconds)
+
+
+@workload
+def queue_pingpong(new_loop, scale):
+    """Two tasks pass 100,000 items back and forth over two asyncio.Queue(1);
+    ops are round trips, each reply checked."""
+    n = scaled(100_000, scale)
+    loop = new_loop()
+
+    async def main():
+        q_ping: asyncio.Queue = asyncio.Queue(1)
+        q_pong: asyncio.Queue = asyncio.Queue(1)
+
+        async def ponger():
+            for _ in range(n):
+                x = await q_ping.get()
+                await q_pong.put(x + 1)
+            return n
+
+        pong_task = asyncio.create_task(ponger())
+        trips = 0
+        for i in range(n):
+            await q_ping.put(i)
+            r = await q_pong.get()
+            if r != i + 1:
+                raise BenchError(f"round trip {i} returned {r}")
+            trips += 1
+        return trips, await pong_task
+
+    result, seconds = timed(loop, main())
+    check(result == (n, n), f"round trips {result}, expected {(n, n)}")
+    return Result(n, seconds)
+
+
+def _tree_depth(scale: float) -> int:
+    # 6**depth leaves scale with `scale`: 1.0 -> 6, 0.05 -> 4, 0.01 -> 3.
+    return max(1, round(6 + math.log(scale, 6)))
+
+
+@workload
+def gather_tree(new_loop, scale):
+    """A recursive gather tree, fan-out 6 and depth 6 (46,656 leaves awaiting
+    asyncio.sleep(0)); ops are the 55,986 tasks gather creates; the leaf count
+    is checked."""
+    fanout = 6
+    depth = _tree_depth(scale)
+    loop = new_loop()
+
+    async def node(d):
+        if d == 0:
+            await asyncio.sleep(0)
+            return 1
+        counts = await asyncio.gather(*[node(d - 1) for _ in range(fanout)])
+        return sum(counts)
+
+    result, seconds = timed(loop, node(depth))
+    check(result == fanout**depth, f"{result} leaves, expected {fanout**depth}")
+    ntasks = sum(fanout**k for k in range(1, depth + 1))
+    return Result(ntasks, seconds)
+
+
+@workload
+def future_pingpong(new_loop, scale):
+    """Two tasks alternately set results on loop.create_future() futures,
+    100,000 round trips (2 futures, 2 set_result, 2 awaits each)."""
+    n = scaled(100_000, scale)
+    loop = new_loop()
+
+    async def ponger(req):
+        count = 0
+        while True:
+            msg = await req
+            if msg is None:
+                return count
+            i, reply, req = msg
+            reply.set_result(i + 1)
+            count += 1
+
+    async def main():
+        create = loop.create_future
+        req = create()
+        pong_task = asyncio.create_task(ponger(req))
+        trips = 0
+        for i in range(n):
+            reply = create()
+            next_req = create()
+            req.set_result((i, reply, next_req))
+            r = await reply
+            if r != i + 1:
+                raise BenchError(f"round trip {i} returned {r}")
+            trips += 1
+            req = next_req
+        req.set_result(None)
+        return trips, await pong_task
+
+    result, seconds = timed(loop, main())
+    check(result == (n, n), f"round trips {result}, expected {(n, n)}")
+    return Result(n, seconds)
+
+
+# --------------------------------------------------------------------------
+# Implementations: name -> () -> (loop factory, description)
+
+
+def _load_casyncio():
+    # Prefer an in-tree build (python setup.py build_ext --inplace) that has
+    # an extension for this interpreter; otherwise use an installed casyncio.
+    pkg = REPO_ROOT / "casyncio"
+    in_tree = any(
+        (pkg / f"_core{suffix}").exists()
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES
+    )
+    if in_tree and str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    try:
+        import casyncio
+    except ImportError as e:
+        raise ImportError(
+            f"{e} (build it in the tree with `python setup.py build_ext "
+            "--inplace`, or install it with `pip install .`)"
+        ) from e
+    where = Path(casyncio.__file__).resolve().parent
+    how = "in-tree build" if where == pkg.resolve() else "installed"
+    version = getattr(casyncio, "__version__", "?")
+    return casyncio.new_event_loop, f"casyncio {version} ({how}, {where})"
+
+
+def _load_asyncio():
+    return asyncio.SelectorEventLoop, "asyncio (SelectorEventLoop)"
+
+
+def _load_uvloop():
+    import uvloop
+
+    return uvloop.new_event_loop, f"uvloop {uvloop.__version__}"
+
+
+IMPLS: dict[str, Callable[[], tuple[Callable[[], Any], str]]] = {
+    "casyncio": _load_casyncio,
+    "asyncio": _load_asyncio,
+    "uvloop": _load_uvloop,
+}
+
+
+# --------------------------------------------------------------------------
+# Running one workload
+
+
+def read_scale() -> float:
+    raw = os.environ.get(SCALE_ENV, "1.0")
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = -1.0
+    if not (scale > 0 and math.isfinite(scale)):
+        raise SystemExit(f"{SCALE_ENV}={raw!r}: expected a positive number")
+    return scale
+
+
+def _format_context(context: dict) -> str:
+    text = str(context.get("message", "unhandled error in the loop"))
+    exc = context.get("exception")
+    if exc is not None:
+        text += "\n" + "".join(traceback.format_exception(exc)).rstrip()
+    return text
+
+
+def run_once(wl: Workload, factory: Callable[[], Any], scale: float) -> Result:
+    """Run a workload once on loops made by `factory` and return its Result.
+
+    Loops are given an exception handler that records the error and stops the
+    loop (a callback that raised is a failure, not something to log and
+    forget), and are closed afterwards.
+    """
+    loops: list = []
+    errors: list[dict] = []
+
+    def handler(loop, context):
+        errors.append(context)
+        loop.stop()
+
+    def new_loop():
+        loop = factory()
+        loop.set_exception_handler(handler)
+        loops.append(loop)
+        return loop
+
+    gc.collect()
+    try:
+        result = wl.fn(new_loop, scale)
+    except BaseException as e:
+        if errors:
+            raise BenchError(
+                "error reported to the loop's exception handler:\n"
+                + _format_context(errors[0])
+            ) from e
+        raise
+    finally:
+        for loop in loops:
+            if not loop.is_closed():
+                loop.close()
+    if errors:
+        raise BenchError(
+            "error reported to the loop's exception handler:\n"
+            + _format_context(errors[0])
+        )
+    check(isinstance(result, Result), f"workload returned {result!r}, not a Result")
+    check(result.ops > 0 and result.seconds > 0, f"bad result {result!r}")
+    return result
+
+
+def run_child(impl: str, name: str) -> dict:
+    wl = WORKLOADS[name]
+    factory, description = IMPLS[impl]()
+    scale = read_scale()
+    run_once(wl, factory, scale * WARMUP_FRACTION)
+    result = run_once(wl, factory, scale)
+    return {
+        "impl": impl,
+        "workload": name,
+        "value": result.ops / result.seconds,
+        "unit": wl.unit,
+        "ops": result.ops,
+        "seconds": result.seconds,
+        "scale": scale,
+        "impl_description": description,
+        "python": platform.python_version(),
+    }
+
+
+def probe(names: list[str]) -> dict:
+    """Whether each implementation imports and makes a loop here."""
+    out = {}
+    for name in names:
+        try:
+            factory, description = IMPLS[name]()
+            factory().close()
+            out[name] = {"ok": True, "description": description}
+        except Exception as e:  # noqa: BLE001 - any failure means unusable
+            out[name] = {
+                "ok": False,
+                "missing": isinstance(e, ModuleNotFoundError),
+                "error": f"{type(e).__name__}: {e}",
+            }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--impl", choices=sorted(IMPLS))
+    p.add_argument("--workload", metavar="NAME")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=0,
+        help="dump all threads' tracebacks and exit after this many seconds",
+    )
+    p.add_argument("--list", action="store_true", help="list the workloads")
+    p.add_argument("--probe", metavar="IMPLS", help="check these implementations")
+    args = p.parse_args(argv)
+
+    if args.list:
+        for wl in WORKLOADS.values():
+            print(f"{wl.name:<22} {wl.doc}")
+        return 0
+    if args.probe is not None:
+        names = [s for s in args.probe.split(",") if s]
+        unknown = [s for s in names if s not in IMPLS]
+        if unknown:
+            p.error(f"unknown implementations {unknown}; known: {sorted(IMPLS)}")
+        print(json.dumps(probe(names)), flush=True)
+        return 0
+    if not args.impl or not args.workload:
+        p.error("--impl and --workload are required (or --list / --probe)")
+    if args.workload not in WORKLOADS:
+        p.error(f"unknown workload {args.workload!r}; known: {', '.join(WORKLOADS)}")
+    if args.timeout > 0:
+        faulthandler.dump_traceback_later(args.timeout, exit=True)
+    record = run_child(args.impl, args.workload)
+    faulthandler.cancel_dump_traceback_later()
+    print(json.dumps(record), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
