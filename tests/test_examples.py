@@ -20,13 +20,13 @@ skipped.
 import ast
 import functools
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import support
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
@@ -67,7 +67,7 @@ def mask_timings(text):
 
 
 def subprocess_env():
-    env = dict(os.environ)
+    env = support.subprocess_env()
     env["CASYNCIO_EXAMPLE_SCALE"] = SCALE
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     # Debug mode would log slow callbacks (sleep_blocking.py has one on
@@ -80,7 +80,7 @@ def run(args):
     return subprocess.run(
         [sys.executable, *args],
         check=False,
-        cwd=ROOT,
+        cwd=support.SCRATCH_DIR,
         env=subprocess_env(),
         capture_output=True,
         text=True,
@@ -91,7 +91,7 @@ def run(args):
 @functools.cache
 def run_example(name, under):
     """Run examples/<name> under "asyncio" or "casyncio"; cached per session."""
-    script = f"examples/{name}"
+    script = str(EXAMPLES_DIR / name)
     if under == "asyncio":
         return run([script])
     return run(["-m", "casyncio", script])
@@ -117,7 +117,7 @@ def require_casyncio():
     error = casyncio_import_error()
     if error is not None:
         pytest.fail(
-            f"casyncio cannot be imported from {ROOT} ({error}); build it in "
+            f"casyncio cannot be imported ({error}); install it or build it in "
             "place first, e.g. `python setup.py build_ext --inplace`",
             pytrace=False,
         )
@@ -225,7 +225,7 @@ print("LOOP-CHECK " + json.dumps({
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_example_main_runs_on_casyncio_loop(name):
     require_casyncio()
-    proc = run(["-c", LOOP_CHECK, f"examples/{name}"])
+    proc = run(["-c", LOOP_CHECK, str(EXAMPLES_DIR / name)])
     assert_clean_run(proc)
     output, _, last = proc.stdout.rstrip("\n").rpartition("\n")
     assert last.startswith("LOOP-CHECK "), describe(proc)

@@ -6,11 +6,9 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+import support
 
 NEW_LOOP = {
     "casyncio": "import casyncio; loop = casyncio.new_event_loop()",
@@ -20,20 +18,22 @@ NEW_LOOP = {
 
 def debug_of_new_loop(impl, args=(), env=None):
     """get_debug() of a new loop of impl in a fresh interpreter."""
-    code = f"{NEW_LOOP[impl]}; print(loop.get_debug()); loop.close()"
-    full_env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("PYTHONASYNCIODEBUG", "PYTHONDEVMODE")
-    }
-    full_env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p
+    code = (
+        f"{support.path_prelude()}{NEW_LOOP[impl]}; "
+        "print(loop.get_debug()); loop.close()"
+    )
+    full_env = support.subprocess_env(
+        {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("PYTHONASYNCIODEBUG", "PYTHONDEVMODE")
+        }
     )
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, *args, "-c", code],
         check=False,
-        cwd=ROOT,
+        cwd=support.SCRATCH_DIR,
         env=full_env,
         capture_output=True,
         text=True,
@@ -86,7 +86,7 @@ def test_dev_mode_turns_debug_on(impl):
 
 def test_pythonasynciodebug_is_ignored_with_dash_e(impl):
     # -E ignores PYTHON* environment variables (PYTHONPATH too: the
-    # subprocess finds casyncio through its working directory).
+    # subprocess finds casyncio through support.path_prelude()).
     out = debug_of_new_loop(impl, args=["-E"], env={"PYTHONASYNCIODEBUG": "1"})
     assert out == "False"
 
@@ -168,5 +168,5 @@ def test_debug_mode_handle_repr_names_where_it_was_created(loop):
     loop.set_debug(True)
     handle = loop.call_soon(print)
     assert "created at" in repr(handle)
-    assert __file__ in repr(handle) or Path(__file__).name in repr(handle)
+    assert __file__ in repr(handle) or os.path.basename(__file__) in repr(handle)
     handle.cancel()

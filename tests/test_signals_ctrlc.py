@@ -6,15 +6,13 @@ run_forever() with Python's default SIGINT handler lets KeyboardInterrupt
 propagate out of run_forever.
 """
 
-import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+import support
 
-ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 30  # seconds, per subprocess
 
 PRELUDE = """
@@ -48,15 +46,12 @@ def send_sigint_later(loop):
 
 
 def run_script(body, impl, sender):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p
-    )
+    env = support.subprocess_env()
     code = PRELUDE + textwrap.dedent(body)
     return subprocess.run(
         [sys.executable, "-c", code, impl, sender],
         check=False,
-        cwd=ROOT,
+        cwd=support.SCRATCH_DIR,
         env=env,
         capture_output=True,
         text=True,

@@ -1,0 +1,45 @@
+"""Helpers for tests that run Python in a subprocess.
+
+A subprocess must test the same casyncio as the test process: the source
+tree when it was built in place (``python -m pytest`` from the checkout),
+the installed package in CI (``pytest`` after ``pip install .``).  So
+subprocesses get the directory this process imports casyncio from first on
+their path, and run from a scratch directory, never from the checkout,
+whose casyncio/ has no compiled _core when only the installed copy was
+built.
+"""
+
+import importlib.util
+import os
+import tempfile
+from pathlib import Path
+
+
+def _import_root():
+    spec = importlib.util.find_spec("casyncio")
+    if spec is None or spec.origin is None:
+        return None
+    return str(Path(spec.origin).resolve().parent.parent)
+
+
+IMPORT_ROOT = _import_root()
+SCRATCH_DIR = tempfile.gettempdir()
+
+
+def subprocess_env(base=None):
+    """A copy of base (default os.environ) whose PYTHONPATH starts with the
+    directory casyncio is imported from here."""
+    env = dict(os.environ if base is None else base)
+    if IMPORT_ROOT is not None:
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (IMPORT_ROOT, env.get("PYTHONPATH")) if p
+        )
+    return env
+
+
+def path_prelude():
+    """Code that puts casyncio's import root on sys.path, for interpreters
+    started with -E (which ignores PYTHONPATH)."""
+    if IMPORT_ROOT is None:
+        return ""
+    return f"import sys; sys.path.insert(0, {IMPORT_ROOT!r}); "
