@@ -18,6 +18,10 @@ TIMEOUT = 30  # seconds, per subprocess
 PRELUDE = """
 import asyncio, os, signal, sys, threading, time
 
+# As in a program started from a terminal: a shell's background jobs (and
+# so some CI runners) start with SIGINT ignored, which asyncio.run respects.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 IMPL = sys.argv[1]
 SENDER = sys.argv[2]
 
