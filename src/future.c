@@ -666,14 +666,20 @@ future_get_blocking(FutureObj *fut, void *c)
     return PyBool_FromLong(fut->blocking);
 }
 
-static int
-future_set_blocking(FutureObj *fut, PyObject *v, void *c)
+int
+ca_attr_bool(PyObject *v)
 {
     if (v == NULL) {
         PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
         return -1;
     }
-    int b = PyObject_IsTrue(v);
+    return PyObject_IsTrue(v);
+}
+
+static int
+future_set_blocking(FutureObj *fut, PyObject *v, void *c)
+{
+    int b = ca_attr_bool(v);
     if (b < 0) {
         return -1;
     }
@@ -690,11 +696,7 @@ future_get_log_traceback(FutureObj *fut, void *c)
 static int
 future_set_log_traceback(FutureObj *fut, PyObject *v, void *c)
 {
-    if (v == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int b = PyObject_IsTrue(v);
+    int b = ca_attr_bool(v);
     if (b < 0) {
         return -1;
     }

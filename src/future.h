@@ -77,6 +77,9 @@ int ca_call_soon(ca_state *st, PyObject *loop, LoopObj *cloop, PyObject *fn,
 int ca_future_traverse(FutureObj *fut, visitproc visit, void *arg);
 int ca_future_clear(FutureObj *fut);
 void ca_future_finalize(FutureObj *fut);
+/* The truth of a value assigned to a boolean attribute; deleting one is an
+ * AttributeError.  -1 on error. */
+int ca_attr_bool(PyObject *v);
 /* The object to show for a callback entry: fn, or the task's wakeup. */
 PyObject *ca_callback_callable(ca_callback *cb);
 

@@ -193,6 +193,23 @@ task_on_error(ca_state *st, TaskObj *task)
     return rc;
 }
 
+/* waiter.cancel(msg): in C for our own exact types, else the method
+ * (called with msg positionally, as _asyncio does).  1 if it was taken. */
+static int
+task_cancel_waiter(ca_state *st, PyObject *waiter, PyObject *msg)
+{
+    if (Py_IS_TYPE(waiter, st->TaskType)) {
+        return ca_task_cancel((TaskObj *)waiter, msg);
+    }
+    if (Py_IS_TYPE(waiter, st->FutureType)) {
+        return ca_future_cancel((FutureObj *)waiter, msg);
+    }
+    PyObject *res = PyObject_CallMethodOneArg(waiter, st->str_cancel, msg);
+    int r = res ? PyObject_IsTrue(res) : -1;
+    Py_XDECREF(res);
+    return r;
+}
+
 /* After the task started waiting on `waiter`: a cancel() that came while
  * the coroutine ran is passed on to it. */
 static int
@@ -201,19 +218,8 @@ task_pass_cancel(ca_state *st, TaskObj *task, PyObject *waiter)
     if (!task->must_cancel) {
         return 0;
     }
-    PyObject *msg = task->fut.cancel_msg ? task->fut.cancel_msg : Py_None;
-    int r;
-    if (Py_IS_TYPE(waiter, st->TaskType)) {
-        r = ca_task_cancel((TaskObj *)waiter, msg);
-    }
-    else if (Py_IS_TYPE(waiter, st->FutureType)) {
-        r = ca_future_cancel((FutureObj *)waiter, msg);
-    }
-    else {
-        PyObject *res = PyObject_CallMethodOneArg(waiter, st->str_cancel, msg);
-        r = res ? PyObject_IsTrue(res) : -1;
-        Py_XDECREF(res);
-    }
+    int r = task_cancel_waiter(
+        st, waiter, task->fut.cancel_msg ? task->fut.cancel_msg : Py_None);
     if (r < 0) {
         return -1;
     }
@@ -502,20 +508,8 @@ ca_task_cancel(TaskObj *task, PyObject *msg)
     }
     task->num_cancels++;
     if (task->fut_waiter != NULL) {
-        ca_state *st = task->fut.state;
         PyObject *waiter = Py_NewRef(task->fut_waiter);
-        int r;
-        if (Py_IS_TYPE(waiter, st->TaskType)) {
-            r = ca_task_cancel((TaskObj *)waiter, msg);
-        }
-        else if (Py_IS_TYPE(waiter, st->FutureType)) {
-            r = ca_future_cancel((FutureObj *)waiter, msg);
-        }
-        else {
-            PyObject *res = PyObject_CallMethodOneArg(waiter, st->str_cancel, msg);
-            r = res ? PyObject_IsTrue(res) : -1;
-            Py_XDECREF(res);
-        }
+        int r = task_cancel_waiter(task->fut.state, waiter, msg);
         Py_DECREF(waiter);
         if (r != 0) {
             /* Taken by the waiter (or an error).  The waiter stays: it may
@@ -949,10 +943,7 @@ task_get_log_destroy_pending(TaskObj *task, void *c)
 static int
 task_set_log_destroy_pending(TaskObj *task, PyObject *v, void *c)
 {
-    int b = v ? PyObject_IsTrue(v) : -1;
-    if (v == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-    }
+    int b = ca_attr_bool(v);
     if (b < 0) {
         return -1;
     }
