@@ -12,7 +12,21 @@ Select it with any of:
 import asyncio as _asyncio
 import sys as _sys
 
-from ._core import Future, Handle, Task, TimerHandle
+try:
+    from ._core import Future, Handle, Task, TimerHandle
+except ModuleNotFoundError as _exc:  # pragma: no cover - depends on the set-up
+    if _exc.name != __name__ + "._core":
+        raise
+    # The commonest way here: `python -m casyncio` run inside a source
+    # checkout, whose unbuilt casyncio/ comes first on sys.path and shadows
+    # the installed package.
+    raise ImportError(
+        f"casyncio's C extension is not built in {__path__[0]}: this is a "
+        "source checkout that shadows the installed casyncio.  Run from "
+        "another directory (or with `python -P`), or build in place with "
+        "`python setup.py build_ext --inplace`.",
+        name=__name__,
+    ) from None
 from ._loop import Loop
 
 __all__ = [

@@ -270,3 +270,38 @@ def test_dash_m_casyncio_installs_its_loop(tmp_path):
     assert_clean_run(proc)
     assert "argv: ['extra', 'args']" in proc.stdout, describe(proc)
     assert "is casyncio.Loop: True" in proc.stdout, describe(proc)
+
+
+def readme_example_command():
+    """The README's first set-up command, less its `pip install .` part."""
+    text = (ROOT / "README.md").read_text()
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("pip install . && "):
+            return line[len("pip install . && ") :]
+    raise AssertionError("README.md has no `pip install . && ...` set-up command")
+
+
+def test_readme_example_command_runs_from_the_checkout():
+    """The README's command, run as written from the top of the checkout,
+    runs its example on casyncio (the checkout's unbuilt casyncio/ must not
+    shadow the installed package)."""
+    require_casyncio()
+    command = readme_example_command()
+    assert "python -m casyncio" in command
+    command = command.replace("python ", f"{sys.executable} ", 1)
+    proc = subprocess.run(
+        ["bash", "-c", command],
+        check=False,
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert_clean_run(proc)
+    name = command.split()[-1].rsplit("/", 1)[-1]
+    assert_timings(name, proc)
+    assert mask_timings(proc.stdout) == mask_timings(
+        run_example(name, "asyncio").stdout
+    )
