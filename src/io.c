@@ -1,7 +1,9 @@
 /* The fd watch table and the reader/writer callbacks of add_reader and
  * add_writer; phase 3 of an iteration (ca_io_dispatch).
  *
- * Owns: the table (indexed by fd) and the reader/writer Handles in it.
+ * Owns: the table (indexed by fd) and the references in it: the
+ * reader/writer Handles, and the pending sock_* operations of sockets.c,
+ * which take a Handle's place in a slot and run from dispatch directly.
  * Does not own: the fds themselves (the caller's) or the wakeup fd
  * (wakeup.c), which only has an entry here so dispatch can recognise it.
  *
@@ -115,15 +117,20 @@ io_fileobj_to_fd(PyObject *fileobj)
     return (int)fd;
 }
 
-/* Cancels and releases a reader/writer slot's handle. */
+/* Releases what a reader/writer slot held: a Handle is cancelled, as
+ * asyncio cancels a replaced or removed reader; a sock_* operation
+ * (sockets.c) simply stops being watched and its future stays pending,
+ * as the future of a replaced asyncio reader does. */
 static void
-io_drop_handle(PyObject **slot)
+io_drop_handle(LoopObj *loop, PyObject **slot)
 {
-    HandleObj *h = (HandleObj *)*slot;
+    PyObject *obj = *slot;
     *slot = NULL;
-    if (h != NULL) {
-        ca_handle_mark_cancelled(h);
-        Py_DECREF(h);
+    if (obj != NULL) {
+        if (Py_IS_TYPE(obj, loop->state->HandleType)) {
+            ca_handle_mark_cancelled((HandleObj *)obj);
+        }
+        Py_DECREF(obj);
     }
 }
 
@@ -165,9 +172,27 @@ io_add(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs, int writer,
         return NULL;
     }
     if (old != NULL) {
-        io_drop_handle(&old);
+        io_drop_handle(loop, &old);
     }
     Py_RETURN_NONE;
+}
+
+/* Empties fd's reader or writer slot and updates the reactor; returns the
+ * slot's old content (a reference the caller releases). */
+static PyObject *
+io_take_slot(LoopObj *loop, int fd, int writer)
+{
+    ca_watch *w = &loop->watches[fd];
+    PyObject **slot = writer ? &w->writer : &w->reader;
+    PyObject *obj = *slot;
+    *slot = NULL;
+    if (io_sync(loop, fd) < 0) {
+        /* Only a closed fd can fail here, and it is no longer watched. */
+        PyErr_Clear();
+        w->mask = 0;
+        w->kind = w->reader || w->writer ? CA_WATCH_CALLBACK : CA_WATCH_NONE;
+    }
+    return obj;
 }
 
 static PyObject *
@@ -181,23 +206,56 @@ io_remove(LoopObj *loop, PyObject *fileobj, int writer)
         return NULL;
     }
     ca_watch *w = io_watch(loop, fd);
-    if (w == NULL || w->kind != CA_WATCH_CALLBACK) {
+    if (w == NULL || w->kind != CA_WATCH_CALLBACK
+        || (writer ? w->writer : w->reader) == NULL) {
         Py_RETURN_FALSE;
+    }
+    PyObject *h = io_take_slot(loop, fd, writer);
+    io_drop_handle(loop, &h);
+    Py_RETURN_TRUE;
+}
+
+int
+ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op)
+{
+    if (fd < 0) {
+        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %d", fd);
+        return -1;
+    }
+    ca_watch *w = io_watch(loop, fd);
+    if (w != NULL && (w->kind == CA_WATCH_WAKEUP || w->kind == CA_WATCH_SIGNAL)) {
+        PyErr_Format(PyExc_RuntimeError, "File descriptor %d is used by the loop", fd);
+        return -1;
+    }
+    if ((w = io_watch_grow(loop, fd)) == NULL) {
+        return -1;
     }
     PyObject **slot = writer ? &w->writer : &w->reader;
-    if (*slot == NULL) {
-        Py_RETURN_FALSE;
-    }
-    PyObject *h = *slot;
-    *slot = NULL;
+    PyObject *old = *slot;
+    uint8_t old_kind = w->kind;
+    *slot = Py_NewRef(op);
+    w->kind = CA_WATCH_CALLBACK;
     if (io_sync(loop, fd) < 0) {
-        /* Only a closed fd can fail here, and it is no longer watched. */
-        PyErr_Clear();
-        w->mask = 0;
-        w->kind = w->reader || w->writer ? CA_WATCH_CALLBACK : CA_WATCH_NONE;
+        *slot = old;
+        w->kind = old_kind;
+        Py_DECREF(op);
+        return -1;
     }
-    io_drop_handle(&h);
-    Py_RETURN_TRUE;
+    if (old != NULL) {
+        io_drop_handle(loop, &old);
+    }
+    return 0;
+}
+
+void
+ca_io_unwatch_op(LoopObj *loop, int fd, int writer, PyObject *op)
+{
+    ca_watch *w = fd < 0 ? NULL : io_watch(loop, fd);
+    if (w == NULL || (writer ? w->writer : w->reader) != op) {
+        return;  /* replaced, removed, or the loop was closed */
+    }
+    PyObject *obj = io_take_slot(loop, fd, writer);
+    Py_DECREF(obj);
 }
 
 PyObject *
@@ -225,7 +283,7 @@ ca_loop_remove_writer(LoopObj *loop, PyObject *fileobj)
 }
 
 /* Queues the handle in *slot, or unregisters it if it was cancelled (as
- * asyncio's _process_events does). */
+ * asyncio's _process_events does); a sock_* operation runs at once. */
 static int
 io_fire(LoopObj *loop, int fd, int writer)
 {
@@ -233,6 +291,9 @@ io_fire(LoopObj *loop, int fd, int writer)
     HandleObj *h = (HandleObj *)(writer ? w->writer : w->reader);
     if (h == NULL) {
         return 0;
+    }
+    if (!Py_IS_TYPE(h, loop->state->HandleType)) {
+        return ca_sockop_ready(loop, (PyObject *)h);
     }
     if (h->cancelled) {
         PyObject *fdobj = PyLong_FromLong(fd);
