@@ -139,6 +139,11 @@ sock_recv_attempt(SockOpObj *op, PyObject **result)
     Py_ssize_t n = op->n;
     PyObject *big = NULL;
     char *buf;
+    if (n == 0) {
+        /* The socket module answers b'' without a system call. */
+        *result = PyBytes_FromStringAndSize(NULL, 0);
+        return *result ? 1 : -1;
+    }
     if (n <= SOCK_SCRATCH_SIZE) {
         buf = sock_scratch(op->loop);
     }
@@ -174,11 +179,12 @@ sock_recv_into_attempt(SockOpObj *op, PyObject **result)
     if (!PyArg_Parse(op->args[0], "w*:recv_into", &b)) {
         return -1;
     }
-    ssize_t got;
+    ssize_t got = 0;
     int rc = 1;
-    do {
-        got = recv(op->fd, b.buf, (size_t)b.len, 0);
-    } while (got < 0 && (rc = sock_failed(errno)) == 1);
+    while (b.len > 0 && (got = recv(op->fd, b.buf, (size_t)b.len, 0)) < 0
+           && (rc = sock_failed(errno)) == 1) {
+        /* EINTR: retry */
+    }
     PyBuffer_Release(&b);
     if (got < 0) {
         return rc;
@@ -458,7 +464,7 @@ sockop_convert_args(SockOpObj *op)
         /* asyncio: `if not nbytes: nbytes = len(buf)` */
         int given = op->args[1] ? PyObject_IsTrue(op->args[1]) : 0;
         if (given != 0) {
-            return given;
+            return given < 0 ? -1 : 0;
         }
         Py_ssize_t len = PyObject_Length(op->args[0]);
         PyObject *n = len < 0 ? NULL : PyLong_FromSsize_t(len);
