@@ -562,21 +562,6 @@ sockop_resume(SockOpObj *op, PyObject **result)
     return *result ? PYGEN_RETURN : PYGEN_ERROR;
 }
 
-/* Sets the error just raised on the future; KeyboardInterrupt and
- * SystemExit propagate out of the loop instead, as from a Handle. */
-static int
-sockop_fail(FutureObj *fut)
-{
-    PyObject *exc = ca_err_fetch();
-    if (ca_err_is_fatal(exc)) {
-        ca_err_restore(exc);
-        return -1;
-    }
-    int rc = ca_future_set_exception(fut, exc);
-    Py_DECREF(exc);
-    return rc;
-}
-
 int
 ca_sockop_ready(LoopObj *loop, PyObject *obj)
 {
@@ -591,7 +576,15 @@ ca_sockop_ready(LoopObj *loop, PyObject *obj)
     }
     PyObject *res = NULL;
     int r = sock_kinds[op->kind].attempt(op, &res);
-    if (r == 0) {
+    PyObject *exc = r < 0 ? ca_err_fetch() : NULL;
+    if (r == 0 || (exc != NULL && ca_err_is_fatal(exc))) {
+        /* Not ready after all, or KeyboardInterrupt/SystemExit from a
+         * signal handler: that propagates out of the loop, as from a
+         * Handle, and the operation stays watched to be tried again. */
+        if (exc != NULL) {
+            ca_err_restore(exc);
+            rc = -1;
+        }
         goto done;
     }
     ca_io_unwatch_op(loop, op->fd, writer, obj);
@@ -603,7 +596,8 @@ ca_sockop_ready(LoopObj *loop, PyObject *obj)
         Py_DECREF(res);
     }
     else {
-        rc = sockop_fail(fut);
+        rc = ca_future_set_exception(fut, exc);
+        Py_DECREF(exc);
     }
 done:
     Py_DECREF(op);
