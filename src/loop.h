@@ -18,12 +18,21 @@ typedef enum {
     CA_WATCH_SIGNAL,    /* the read end of the signal wakeup pipe */
 } ca_watch_kind;
 
-/* What the loop watches on one fd; the table is indexed by fd. */
+/* What the loop watches on one fd; the table is indexed by fd.
+ *
+ * An fd watched only by sock_* operations (sockets.c) has a one-shot
+ * kernel entry: the event that completes an operation also disarms the
+ * entry, so finishing costs no epoll_ctl, and the next operation on the
+ * fd re-arms it with one (not a DEL then an ADD).  A disarmed entry is
+ * left in place: it reports nothing, even if the fd is closed while a
+ * duplicate keeps the socket open, and a reused fd number is handled by
+ * the reactor (MOD falls back to ADD). */
 typedef struct {
-    PyObject *reader;   /* a Handle, or NULL */
-    PyObject *writer;   /* a Handle, or NULL */
-    uint32_t mask;      /* the interest the reactor currently has */
+    PyObject *reader;   /* a Handle, a sock_* operation, or NULL */
+    PyObject *writer;   /* a Handle, a sock_* operation, or NULL */
+    uint32_t mask;      /* what the kernel entry was given (0: no entry) */
     uint8_t kind;       /* ca_watch_kind */
+    uint8_t disarmed;   /* a one-shot entry fired since it was armed */
 } ca_watch;
 
 typedef struct {

@@ -695,3 +695,82 @@ def test_sendfile_to_closed_socket_falls_back_then_fails(loop, tcp_pair, datafil
     with open(path, "rb") as f, pytest.raises(OSError) as info:
         run(loop, loop.sock_sendfile(client, f))
     assert info.value.errno == errno.EBADF
+
+
+# ---- registrations left behind by completed operations ----
+
+
+def test_reader_and_writer_operations_on_one_socket(loop, pair):
+    a, b = pair
+    payload = b"d" * (8 << 20)
+
+    async def main():
+        sending = asyncio.ensure_future(loop.sock_sendall(a, payload))
+        receiving = asyncio.ensure_future(loop.sock_recv(a, 100))
+        await asyncio.sleep(0.01)
+        assert not sending.done() and not receiving.done()
+        b.send(b"reply")  # a becomes readable while its write still waits
+        got = await receiving
+        drained = await recv_all(loop, b, len(payload))
+        await sending
+        return got, drained == payload
+
+    assert run(loop, main()) == (b"reply", True)
+
+
+def test_closed_socket_with_live_duplicate_does_not_wake_the_loop(loop, pair):
+    import time
+
+    a, b = pair
+    dup = a.dup()  # keeps the socket open after a.close()
+    try:
+
+        async def main():
+            b.send(b"1")
+            await loop.sock_recv(a, 10)
+            pending = asyncio.ensure_future(loop.sock_recv(a, 10))
+            await asyncio.sleep(0.01)
+            b.send(b"2")
+            await pending
+            a.close()
+            b.send(b"unread")  # readable through dup, which nobody watches
+            cpu = time.process_time()
+            await asyncio.sleep(0.2)
+            return time.process_time() - cpu
+
+        assert run(loop, main()) < 0.1  # the loop slept, it did not spin
+        assert dup.recv(100) == b"unread"
+    finally:
+        dup.close()
+
+
+def test_fd_number_reused_after_completed_operation(loop):
+    async def main():
+        a, b = socket.socketpair()
+        nonblocking(a), nonblocking(b)
+        pending = asyncio.ensure_future(loop.sock_recv(a, 10))
+        await asyncio.sleep(0.01)
+        b.send(b"first")
+        assert await pending == b"first"
+        fd = a.fileno()
+        a.close()
+        b.close()
+        c, d = socket.socketpair()
+        with c, d:
+            nonblocking(c), nonblocking(d)
+            reused = fd in (c.fileno(), d.fileno())
+            reader, writer = (c, d) if c.fileno() == fd else (d, c)
+            pending = asyncio.ensure_future(loop.sock_recv(reader, 10))
+            await asyncio.sleep(0.01)
+            writer.send(b"second")
+            got = await pending
+            readable = loop.create_future()
+            loop.add_reader(reader.fileno(), readable.set_result, True)
+            writer.send(b"x")
+            await readable
+            loop.remove_reader(reader.fileno())
+            return reused, got
+
+    reused, got = run(loop, main())
+    assert got == b"second"
+    assert reused  # the test means nothing otherwise
