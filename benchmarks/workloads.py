@@ -495,6 +495,96 @@ def future_pingpong(new_loop, scale):
 
 
 # --------------------------------------------------------------------------
+# Socket workloads
+
+# The echo client: another process, so that it never competes with the loop
+# under test for the GIL.  Blocking sockets in lockstep: each round sends one
+# numbered message on every connection, then reads every echo back whole
+# and checks it byte for byte.
+_ECHO_CLIENT = r"""
+import socket, sys
+port, rounds, nconn, size = map(int, sys.argv[1:])
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(nconn)]
+for s in socks:
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+pad = bytes(range(256)) * (size // 256 + 1)
+for r in range(rounds):
+    msgs = [(b"%08d:%04d:" % (r, i) + pad)[:size] for i in range(nconn)]
+    for s, m in zip(socks, msgs):
+        s.sendall(m)
+    for s, m in zip(socks, msgs):
+        got = b""
+        while len(got) < size:
+            chunk = s.recv(size - len(got))
+            if not chunk:
+                sys.exit("server closed early")
+            got += chunk
+        if got != m:
+            sys.exit(f"round {r}: echo differs")
+for s in socks:
+    s.close()
+print("ok")
+"""
+
+
+@workload
+def sock_echo(new_loop, scale):
+    """A TCP echo server written with sock_accept/sock_recv/sock_sendall
+    (one task per connection) on the loop under test; a client process
+    sends 100-byte messages on 25 connections in lockstep, 4,000 rounds,
+    and checks every echo.  Ops are echoed messages (100,000)."""
+    import socket
+    import subprocess
+
+    nconn, size = 25, 100
+    rounds = scaled(4_000, scale)
+    loop = new_loop()
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(nconn)
+    srv.setblocking(False)
+    client = subprocess.Popen(
+        [sys.executable, "-c", _ECHO_CLIENT, str(srv.getsockname()[1]),
+         str(rounds), str(nconn), str(size)],
+        stdout=subprocess.PIPE,
+    )
+
+    async def accept_all():
+        conns = []
+        for _ in range(nconn):
+            conn, _ = await loop.sock_accept(srv)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conns.append(conn)
+        return conns
+
+    async def echo(conn):
+        echoed = 0
+        with conn:
+            while data := await loop.sock_recv(conn, 65536):
+                await loop.sock_sendall(conn, data)
+                echoed += len(data)
+        return echoed
+
+    async def main(conns):
+        return await asyncio.gather(*[echo(c) for c in conns])
+
+    try:
+        conns = loop.run_until_complete(asyncio.wait_for(accept_all(), 30))
+        counts, seconds = timed(loop, main(conns))
+        out, _ = client.communicate(timeout=60)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+        srv.close()
+    check(client.returncode == 0 and out.strip() == b"ok",
+          f"client failed: exit {client.returncode}, output {out!r}")
+    check(counts == [rounds * size] * nconn, f"bytes echoed per connection {counts}")
+    return Result(rounds * nconn, seconds)
+
+
+# --------------------------------------------------------------------------
 # Implementations: name -> () -> (loop factory, description)
 
 

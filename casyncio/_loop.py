@@ -3,16 +3,20 @@ once per loop or once per run, where C would only make it longer.
 
 What is here: run_forever's set-up and tear-down (running-loop registration,
 async generator hooks, coroutine origin tracking), run_until_complete,
-close, the exception handler, the default executor.  Everything per
-callback, per timer, per task step and per I/O event is in C, and so are
-create_future(), create_task() and the task factory.
+close, the exception handler, the default executor, and the once-per-call
+parts of sock_connect (address resolution) and sock_sendfile (checks and the
+read + sock_sendall fallback).  Everything per callback, per timer, per task
+step and per I/O event is in C, and so are create_future(), create_task(),
+the task factory and every other sock_* method (src/sockets.c).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import io
 import logging
+import os
 import signal
 import socket
 import sys
@@ -20,7 +24,15 @@ import threading
 import traceback
 import warnings
 import weakref
-from asyncio import coroutines, events, futures, tasks
+from asyncio import (
+    base_events,
+    constants,
+    coroutines,
+    events,
+    exceptions,
+    futures,
+    tasks,
+)
 
 from . import _core
 
@@ -375,6 +387,92 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
                     break
         handler(self, context)
 
+    # ---- sockets: the once-per-call parts (the rest is src/sockets.c) ----
+
+    def _check_socket(self, sock):
+        base_events._check_ssl_socket(sock)
+        if self._debug and sock.gettimeout() != 0:
+            raise ValueError("the socket must be non-blocking")
+
+    async def sock_connect(self, sock, address):
+        """Connect sock to address, resolving a host name first for
+        AF_INET/AF_INET6 sockets (in the default executor, as asyncio)."""
+        self._check_socket(sock)
+        if sock.family == socket.AF_INET or (
+            base_events._HAS_IPv6 and sock.family == socket.AF_INET6
+        ):
+            infos = await self._ensure_resolved(
+                address, family=sock.family, type=sock.type, proto=sock.proto
+            )
+            address = infos[0][4]
+        return await self._sock_connect(sock, address)
+
+    async def _ensure_resolved(
+        self, address, *, family=0, type=socket.SOCK_STREAM, proto=0, flags=0
+    ):
+        """getaddrinfo()'s list for address; no lookup for a numeric host."""
+        host, port = address[:2]
+        info = base_events._ipaddr_info(host, port, family, type, proto, *address[2:])
+        if info is not None:
+            return [info]
+        return await self.getaddrinfo(
+            host, port, family=family, type=type, proto=proto, flags=flags
+        )
+
+    async def sock_sendfile(self, sock, file, offset=0, count=None, *, fallback=True):
+        """Send count bytes (None: all) of file from offset over the stream
+        socket with os.sendfile(); if that cannot be used and fallback is
+        true, read the file in the default executor and sock_sendall() it.
+        Returns the number of bytes sent."""
+        if self._debug and sock.gettimeout() != 0:
+            raise ValueError("the socket must be non-blocking")
+        base_events._check_ssl_socket(sock)
+        _check_sendfile_params(sock, file, offset, count)
+        try:
+            return await self._sock_sendfile_native(sock, file, offset, count)
+        except exceptions.SendfileNotAvailableError:
+            if not fallback:
+                raise
+        return await self._sock_sendfile_fallback(sock, file, offset, count)
+
+    async def _sock_sendfile_native(self, sock, file, offset, count):
+        try:
+            fileno = file.fileno()
+        except (AttributeError, io.UnsupportedOperation):
+            raise exceptions.SendfileNotAvailableError("not a regular file") from None
+        try:
+            size = os.fstat(fileno).st_size
+        except OSError:
+            raise exceptions.SendfileNotAvailableError("not a regular file") from None
+        blocksize = count if count else size
+        if not blocksize:
+            return 0  # an empty file
+        return await self._sock_sendfile_native_op(
+            sock, fileno, offset, count or 0, blocksize
+        )
+
+    async def _sock_sendfile_fallback(self, sock, file, offset, count):
+        if offset:
+            file.seek(offset)
+        chunk = constants.SENDFILE_FALLBACK_READBUFFER_SIZE
+        if count:
+            chunk = min(count, chunk)
+        buf = bytearray(chunk)
+        sent = 0
+        try:
+            while not count or sent < count:
+                want = min(count - sent, chunk) if count else chunk
+                view = memoryview(buf)[:want]
+                n = await self.run_in_executor(None, file.readinto, view)
+                if not n:
+                    break  # end of file
+                await self.sock_sendall(sock, view[:n])
+                sent += n
+            return sent
+        finally:
+            if sent > 0 and hasattr(file, "seek"):
+                file.seek(offset + sent)
+
     # ---- name resolution (a thread, as asyncio) ----
 
     async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
@@ -384,6 +482,23 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
 
     async def getnameinfo(self, sockaddr, flags=0):
         return await self.run_in_executor(None, socket.getnameinfo, sockaddr, flags)
+
+
+def _check_sendfile_params(sock, file, offset, count):
+    """BaseEventLoop's argument checks of sock_sendfile, same messages."""
+    if "b" not in getattr(file, "mode", "b"):
+        raise ValueError("file should be opened in binary mode")
+    if not sock.type == socket.SOCK_STREAM:
+        raise ValueError("only SOCK_STREAM type sockets are supported")
+    if count is not None:
+        if not isinstance(count, int):
+            raise TypeError(f"count must be a positive integer (got {count!r})")
+        if count <= 0:
+            raise ValueError(f"count must be a positive integer (got {count!r})")
+    if not isinstance(offset, int):
+        raise TypeError(f"offset must be a non-negative integer (got {offset!r})")
+    if offset < 0:
+        raise ValueError(f"offset must be a non-negative integer (got {offset!r})")
 
 
 def _set_result_unless_done(fut, result):

@@ -12,6 +12,16 @@ ca_err_from_errno(int err)
     PyErr_SetFromErrno(PyExc_OSError);
 }
 
+void
+ca_err_from_errno_msg(int err, PyObject *msg)
+{
+    PyObject *exc = PyObject_CallFunction(PyExc_OSError, "iO", -err, msg);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+}
+
 PyObject *
 ca_err_fetch(void)
 {

@@ -8,6 +8,8 @@
 
 /* Sets the OSError subclass that matches -err (err is negative). */
 void ca_err_from_errno(int err);
+/* The same with a message of our own: OSError(-err, msg). */
+void ca_err_from_errno_msg(int err, PyObject *msg);
 /* Takes the current exception (normalised, traceback attached) or NULL. */
 PyObject *ca_err_fetch(void);
 /* Raises exc again, stealing the reference. */

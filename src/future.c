@@ -393,6 +393,12 @@ future_result(FutureObj *fut, PyObject *unused)
     return Py_NewRef(fut->result);
 }
 
+PyObject *
+ca_future_result(FutureObj *fut)
+{
+    return future_result(fut, NULL);
+}
+
 static PyObject *
 future_exception(FutureObj *fut, PyObject *unused)
 {
@@ -975,9 +981,8 @@ futureiter_send(FutureIterObj *it, PyObject *value)
     return futureiter_iternext(it);
 }
 
-/* throw(exc) / throw(type[, value[, tb]]): raise it at the await. */
-static PyObject *
-futureiter_throw(FutureIterObj *it, PyObject *const *args, Py_ssize_t nargs)
+PyObject *
+ca_raise_thrown(PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs < 1 || nargs > 3) {
         PyErr_Format(PyExc_TypeError, "throw expected 1 to 3 arguments, got %zd", nargs);
@@ -994,7 +999,6 @@ futureiter_throw(FutureIterObj *it, PyObject *const *args, Py_ssize_t nargs)
     PyObject *type = args[0];
     PyObject *val = nargs > 1 ? args[1] : Py_None;
     PyObject *tb = nargs > 2 ? args[2] : Py_None;
-    Py_CLEAR(it->future);
     if (tb != Py_None && !PyTraceBack_Check(tb)) {
         PyErr_SetString(PyExc_TypeError, "throw() third argument must be a traceback");
         return NULL;
@@ -1028,6 +1032,16 @@ futureiter_throw(FutureIterObj *it, PyObject *const *args, Py_ssize_t nargs)
     PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
     Py_DECREF(exc);
     return NULL;
+}
+
+/* throw(exc) / throw(type[, value[, tb]]): raise it at the await. */
+static PyObject *
+futureiter_throw(FutureIterObj *it, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs >= 1 && nargs <= 3) {
+        Py_CLEAR(it->future);
+    }
+    return ca_raise_thrown(args, nargs);
 }
 
 static PyObject *

@@ -69,6 +69,12 @@ int ca_future_set_exception(FutureObj *fut, PyObject *exc);
 /* Future.cancel(): 1 if it was pending, 0 if already done. */
 int ca_future_cancel(FutureObj *fut, PyObject *msg);
 PyObject *ca_future_make_cancelled_error(FutureObj *fut);
+/* Future.result(): the result (a new reference) or NULL with the
+ * exception (or CancelledError) raised. */
+PyObject *ca_future_result(FutureObj *fut);
+/* What throw(exc) / throw(type[, value[, tb]]) of an awaitable raises;
+ * always returns NULL with the exception set. */
+PyObject *ca_raise_thrown(PyObject *const *args, Py_ssize_t nargs);
 /* Adds the wakeup of `task` as a done-callback (no allocation). */
 int ca_future_add_task_waiter(FutureObj *fut, PyObject *task);
 /* loop.call_soon(fn, arg, context=ctx) on any loop; no Handle on ours. */

@@ -1,7 +1,9 @@
 /* The fd watch table and the reader/writer callbacks of add_reader and
  * add_writer; phase 3 of an iteration (ca_io_dispatch).
  *
- * Owns: the table (indexed by fd) and the reader/writer Handles in it.
+ * Owns: the table (indexed by fd) and the references in it: the
+ * reader/writer Handles, and the pending sock_* operations of sockets.c,
+ * which take a Handle's place in a slot and run from dispatch directly.
  * Does not own: the fds themselves (the caller's) or the wakeup fd
  * (wakeup.c), which only has an entry here so dispatch can recognise it.
  *
@@ -45,7 +47,18 @@ io_watch_grow(LoopObj *loop, int fd)
     return &w[fd];
 }
 
-/* Pushes the interest implied by the entry's handles to the reactor. */
+/* Whether fd is watched only by sock_* operations, which get a one-shot
+ * kernel entry (see ca_watch in loop.h). */
+static int
+io_ops_only(LoopObj *loop, ca_watch *w)
+{
+    PyTypeObject *handle = loop->state->HandleType;
+    return w->kind == CA_WATCH_CALLBACK
+           && !(w->reader != NULL && Py_IS_TYPE(w->reader, handle))
+           && !(w->writer != NULL && Py_IS_TYPE(w->writer, handle));
+}
+
+/* Pushes the interest implied by the entry's watchers to the reactor. */
 static int
 io_sync(LoopObj *loop, int fd)
 {
@@ -54,18 +67,22 @@ io_sync(LoopObj *loop, int fd)
     if (w->kind == CA_WATCH_WAKEUP || w->kind == CA_WATCH_SIGNAL) {
         want = CA_READABLE;
     }
-    if (want == w->mask) {
+    if (want == 0) {
+        w->kind = CA_WATCH_NONE;
+    }
+    uint32_t next = want && io_ops_only(loop, w) ? want | CA_ONESHOT : want;
+    /* A disarmed one-shot entry reports nothing: leave it rather than pay
+     * an epoll_ctl to delete it; it is re-armed or replaced when next used. */
+    if ((next == w->mask && !w->disarmed) || (next == 0 && w->disarmed)) {
         return 0;
     }
-    int err = ca_reactor_ctl(loop->reactor, fd, w->mask, want);
+    int err = ca_reactor_ctl(loop->reactor, fd, w->mask, next);
     if (err < 0) {
         ca_err_from_errno(err);
         return -1;
     }
-    w->mask = want;
-    if (want == 0) {
-        w->kind = CA_WATCH_NONE;
-    }
+    w->mask = next;
+    w->disarmed = 0;
     return 0;
 }
 
@@ -115,15 +132,20 @@ io_fileobj_to_fd(PyObject *fileobj)
     return (int)fd;
 }
 
-/* Cancels and releases a reader/writer slot's handle. */
+/* Releases what a reader/writer slot held: a Handle is cancelled, as
+ * asyncio cancels a replaced or removed reader; a sock_* operation
+ * (sockets.c) simply stops being watched and its future stays pending,
+ * as the future of a replaced asyncio reader does. */
 static void
-io_drop_handle(PyObject **slot)
+io_drop_handle(LoopObj *loop, PyObject **slot)
 {
-    HandleObj *h = (HandleObj *)*slot;
+    PyObject *obj = *slot;
     *slot = NULL;
-    if (h != NULL) {
-        ca_handle_mark_cancelled(h);
-        Py_DECREF(h);
+    if (obj != NULL) {
+        if (Py_IS_TYPE(obj, loop->state->HandleType)) {
+            ca_handle_mark_cancelled((HandleObj *)obj);
+        }
+        Py_DECREF(obj);
     }
 }
 
@@ -165,9 +187,36 @@ io_add(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs, int writer,
         return NULL;
     }
     if (old != NULL) {
-        io_drop_handle(&old);
+        io_drop_handle(loop, &old);
     }
     Py_RETURN_NONE;
+}
+
+/* io_sync where failing is no error: only a closed fd fails, and the kernel
+ * forgot a closed fd already. */
+static void
+io_sync_or_forget(LoopObj *loop, int fd)
+{
+    if (io_sync(loop, fd) < 0) {
+        ca_watch *w = &loop->watches[fd];
+        PyErr_Clear();
+        w->mask = 0;
+        w->disarmed = 0;
+        w->kind = w->reader || w->writer ? CA_WATCH_CALLBACK : CA_WATCH_NONE;
+    }
+}
+
+/* Empties fd's reader or writer slot and updates the reactor; returns the
+ * slot's old content (a reference the caller releases). */
+static PyObject *
+io_take_slot(LoopObj *loop, int fd, int writer)
+{
+    ca_watch *w = &loop->watches[fd];
+    PyObject **slot = writer ? &w->writer : &w->reader;
+    PyObject *obj = *slot;
+    *slot = NULL;
+    io_sync_or_forget(loop, fd);
+    return obj;
 }
 
 static PyObject *
@@ -181,23 +230,56 @@ io_remove(LoopObj *loop, PyObject *fileobj, int writer)
         return NULL;
     }
     ca_watch *w = io_watch(loop, fd);
-    if (w == NULL || w->kind != CA_WATCH_CALLBACK) {
+    if (w == NULL || w->kind != CA_WATCH_CALLBACK
+        || (writer ? w->writer : w->reader) == NULL) {
         Py_RETURN_FALSE;
+    }
+    PyObject *h = io_take_slot(loop, fd, writer);
+    io_drop_handle(loop, &h);
+    Py_RETURN_TRUE;
+}
+
+int
+ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op)
+{
+    if (fd < 0) {
+        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %d", fd);
+        return -1;
+    }
+    ca_watch *w = io_watch(loop, fd);
+    if (w != NULL && (w->kind == CA_WATCH_WAKEUP || w->kind == CA_WATCH_SIGNAL)) {
+        PyErr_Format(PyExc_RuntimeError, "File descriptor %d is used by the loop", fd);
+        return -1;
+    }
+    if ((w = io_watch_grow(loop, fd)) == NULL) {
+        return -1;
     }
     PyObject **slot = writer ? &w->writer : &w->reader;
-    if (*slot == NULL) {
-        Py_RETURN_FALSE;
-    }
-    PyObject *h = *slot;
-    *slot = NULL;
+    PyObject *old = *slot;
+    uint8_t old_kind = w->kind;
+    *slot = Py_NewRef(op);
+    w->kind = CA_WATCH_CALLBACK;
     if (io_sync(loop, fd) < 0) {
-        /* Only a closed fd can fail here, and it is no longer watched. */
-        PyErr_Clear();
-        w->mask = 0;
-        w->kind = w->reader || w->writer ? CA_WATCH_CALLBACK : CA_WATCH_NONE;
+        *slot = old;
+        w->kind = old_kind;
+        Py_DECREF(op);
+        return -1;
     }
-    io_drop_handle(&h);
-    Py_RETURN_TRUE;
+    if (old != NULL) {
+        io_drop_handle(loop, &old);
+    }
+    return 0;
+}
+
+void
+ca_io_unwatch_op(LoopObj *loop, int fd, int writer, PyObject *op)
+{
+    ca_watch *w = fd < 0 ? NULL : io_watch(loop, fd);
+    if (w == NULL || (writer ? w->writer : w->reader) != op) {
+        return;  /* replaced, removed, or the loop was closed */
+    }
+    PyObject *obj = io_take_slot(loop, fd, writer);
+    Py_DECREF(obj);
 }
 
 PyObject *
@@ -225,7 +307,7 @@ ca_loop_remove_writer(LoopObj *loop, PyObject *fileobj)
 }
 
 /* Queues the handle in *slot, or unregisters it if it was cancelled (as
- * asyncio's _process_events does). */
+ * asyncio's _process_events does); a sock_* operation runs at once. */
 static int
 io_fire(LoopObj *loop, int fd, int writer)
 {
@@ -233,6 +315,9 @@ io_fire(LoopObj *loop, int fd, int writer)
     HandleObj *h = (HandleObj *)(writer ? w->writer : w->reader);
     if (h == NULL) {
         return 0;
+    }
+    if (!Py_IS_TYPE(h, loop->state->HandleType)) {
+        return ca_sockop_ready(loop, (PyObject *)h);
     }
     if (h->cancelled) {
         PyObject *fdobj = PyLong_FromLong(fd);
@@ -244,6 +329,56 @@ io_fire(LoopObj *loop, int fd, int writer)
     return ca_loop_schedule(loop, CA_READY_HANDLE, (PyObject *)h, NULL, NULL);
 }
 
+/* Runs the watchers of one ready fd. */
+static int
+io_dispatch_one(LoopObj *loop, int fd, uint32_t mask)
+{
+    ca_watch *w = io_watch(loop, fd);
+    if (w == NULL) {
+        return 0;
+    }
+    switch (w->kind) {
+    case CA_WATCH_WAKEUP:
+        ca_wakeup_drain(loop);
+        return 0;
+    case CA_WATCH_SIGNAL:
+        return ca_signals_dispatch(loop);  /* a handler may raise */
+    case CA_WATCH_CALLBACK:
+        /* Beware: io_fire may release a handle and run a finalizer that
+         * changes the table, so look the entry up again each time. */
+        if ((mask & CA_READABLE) && io_fire(loop, fd, 0) < 0) {
+            return -1;
+        }
+        if ((mask & CA_WRITABLE) && fd < loop->nwatches && io_fire(loop, fd, 1) < 0) {
+            return -1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Records that reporting the event disarmed fd's entry, if one-shot. */
+static void
+io_mark_disarmed(LoopObj *loop, int fd)
+{
+    ca_watch *w = io_watch(loop, fd);
+    if (w != NULL && (w->mask & CA_ONESHOT)) {
+        w->disarmed = 1;
+    }
+}
+
+/* Re-arms fd's one-shot entry if it is still disarmed and still wanted
+ * (an operation found EAGAIN after all, or the other direction waits). */
+static void
+io_rearm(LoopObj *loop, int fd)
+{
+    ca_watch *w = io_watch(loop, fd);
+    if (w != NULL && (w->mask & CA_ONESHOT) && w->disarmed) {
+        io_sync_or_forget(loop, fd);
+    }
+}
+
 int
 ca_io_dispatch(LoopObj *loop, int nevents)
 {
@@ -251,33 +386,21 @@ ca_io_dispatch(LoopObj *loop, int nevents)
         int fd;
         uint32_t mask;
         ca_reactor_event(loop->reactor, i, &fd, &mask);
-        ca_watch *w = io_watch(loop, fd);
-        if (w == NULL) {
-            continue;
+        io_mark_disarmed(loop, fd);
+        if (io_dispatch_one(loop, fd, mask) < 0) {
+            /* KeyboardInterrupt & co.: the events not dispatched disarmed
+             * their entries too; leave every entry armed as wanted. */
+            PyObject *exc = ca_err_fetch();
+            io_rearm(loop, fd);
+            for (int j = i + 1; j < nevents; j++) {
+                ca_reactor_event(loop->reactor, j, &fd, &mask);
+                io_mark_disarmed(loop, fd);
+                io_rearm(loop, fd);
+            }
+            ca_err_restore(exc);
+            return -1;
         }
-        switch (w->kind) {
-        case CA_WATCH_WAKEUP:
-            ca_wakeup_drain(loop);
-            break;
-        case CA_WATCH_SIGNAL:
-            if (ca_signals_dispatch(loop) < 0) {
-                return -1;  /* a handler raised, e.g. KeyboardInterrupt */
-            }
-            break;
-        case CA_WATCH_CALLBACK:
-            /* Beware: io_fire may release a handle and run a finalizer that
-             * changes the table, so look the entry up again each time. */
-            if ((mask & CA_READABLE) && io_fire(loop, fd, 0) < 0) {
-                return -1;
-            }
-            if ((mask & CA_WRITABLE) && fd < loop->nwatches
-                && io_fire(loop, fd, 1) < 0) {
-                return -1;
-            }
-            break;
-        default:
-            break;
-        }
+        io_rearm(loop, fd);
     }
     return 0;
 }

@@ -640,6 +640,7 @@ static void
 loop_release_native(LoopObj *self)
 {
     ca_io_clear(self);
+    ca_sockets_release(self);
     ca_wakeup_close(self);
     ca_signals_close(self);
     ca_reactor_close(self->reactor);
@@ -929,6 +930,7 @@ loop_dealloc(LoopObj *self)
 /* ---- tables ---- */
 
 #define LOOP_SCHEDULE_FLAGS (METH_FASTCALL | METH_KEYWORDS)
+#define LOOP_SOCK_FLAGS (METH_FASTCALL | METH_KEYWORDS)
 
 static PyMethodDef loop_methods[] = {
     {"call_soon", (PyCFunction)(void (*)(void))loop_call_soon, LOOP_SCHEDULE_FLAGS,
@@ -966,6 +968,36 @@ static PyMethodDef loop_methods[] = {
     {"remove_writer", (PyCFunction)ca_loop_remove_writer, METH_O,
      "remove_writer($self, fd, /)\n--\n\nStop watching fd for writing; "
      "return whether a writer was registered."},
+    {"sock_recv", (PyCFunction)(void (*)(void))ca_loop_sock_recv, LOOP_SOCK_FLAGS,
+     "sock_recv($self, /, sock, n)\n--\n\n"
+     "Receive up to n bytes from the non-blocking socket (awaitable)."},
+    {"sock_recv_into", (PyCFunction)(void (*)(void))ca_loop_sock_recv_into,
+     LOOP_SOCK_FLAGS,
+     "sock_recv_into($self, /, sock, buf)\n--\n\n"
+     "Receive into the writable buffer buf; the number of bytes (awaitable)."},
+    {"sock_recvfrom", (PyCFunction)(void (*)(void))ca_loop_sock_recvfrom,
+     LOOP_SOCK_FLAGS,
+     "sock_recvfrom($self, /, sock, bufsize)\n--\n\n"
+     "Receive a datagram of up to bufsize bytes: (data, address) (awaitable)."},
+    {"sock_recvfrom_into", (PyCFunction)(void (*)(void))ca_loop_sock_recvfrom_into,
+     LOOP_SOCK_FLAGS,
+     "sock_recvfrom_into($self, /, sock, buf, nbytes=0)\n--\n\n"
+     "Receive a datagram into buf: (nbytes, address) (awaitable)."},
+    {"sock_sendall", (PyCFunction)(void (*)(void))ca_loop_sock_sendall,
+     LOOP_SOCK_FLAGS,
+     "sock_sendall($self, /, sock, data)\n--\n\n"
+     "Send all of data to the connected socket (awaitable)."},
+    {"sock_sendto", (PyCFunction)(void (*)(void))ca_loop_sock_sendto, LOOP_SOCK_FLAGS,
+     "sock_sendto($self, /, sock, data, address)\n--\n\n"
+     "Send a datagram to address; the number of bytes sent (awaitable)."},
+    {"sock_accept", (PyCFunction)(void (*)(void))ca_loop_sock_accept,
+     LOOP_SOCK_FLAGS,
+     "sock_accept($self, /, sock)\n--\n\n"
+     "Accept a connection: (conn, address), conn non-blocking (awaitable)."},
+    {"_sock_connect", (PyCFunction)(void (*)(void))ca_loop_sock_connect_op,
+     METH_FASTCALL, NULL},
+    {"_sock_sendfile_native_op", (PyCFunction)(void (*)(void))ca_loop_sock_sendfile_op,
+     METH_FASTCALL, NULL},
     {"create_future", (PyCFunction)loop_create_future, METH_NOARGS,
      "create_future($self, /)\n--\n\nReturn a new casyncio.Future bound to the loop."},
     {"create_task", (PyCFunction)(void (*)(void))loop_create_task,

@@ -18,12 +18,21 @@ typedef enum {
     CA_WATCH_SIGNAL,    /* the read end of the signal wakeup pipe */
 } ca_watch_kind;
 
-/* What the loop watches on one fd; the table is indexed by fd. */
+/* What the loop watches on one fd; the table is indexed by fd.
+ *
+ * An fd watched only by sock_* operations (sockets.c) has a one-shot
+ * kernel entry: the event that completes an operation also disarms the
+ * entry, so finishing costs no epoll_ctl, and the next operation on the
+ * fd re-arms it with one (not a DEL then an ADD).  A disarmed entry is
+ * left in place: it reports nothing, even if the fd is closed while a
+ * duplicate keeps the socket open, and a reused fd number is handled by
+ * the reactor (MOD falls back to ADD). */
 typedef struct {
-    PyObject *reader;   /* a Handle, or NULL */
-    PyObject *writer;   /* a Handle, or NULL */
-    uint32_t mask;      /* the interest the reactor currently has */
+    PyObject *reader;   /* a Handle, a sock_* operation, or NULL */
+    PyObject *writer;   /* a Handle, a sock_* operation, or NULL */
+    uint32_t mask;      /* what the kernel entry was given (0: no entry) */
     uint8_t kind;       /* ca_watch_kind */
+    uint8_t disarmed;   /* a one-shot entry fired since it was armed */
 } ca_watch;
 
 typedef struct {
@@ -51,6 +60,7 @@ typedef struct {
     double slow_callback_duration;
     PyObject *current_handle; /* the handle running, in debug mode only */
     PyObject *task_factory;   /* NULL: casyncio.Task */
+    char *recv_scratch;       /* sockets.c: sock_recv's buffer, or NULL */
 } LoopObj;
 
 /* Seconds on the clock of time.monotonic(). */
@@ -74,6 +84,27 @@ PyObject *ca_loop_add_reader(LoopObj *, PyObject *const *, Py_ssize_t);
 PyObject *ca_loop_add_writer(LoopObj *, PyObject *const *, Py_ssize_t);
 PyObject *ca_loop_remove_reader(LoopObj *, PyObject *);
 PyObject *ca_loop_remove_writer(LoopObj *, PyObject *);
+/* Makes a sock_* operation (sockets.c) fd's reader or writer, replacing
+ * (and, for a Handle, cancelling) the previous one. */
+int ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op);
+/* Stops watching fd for op, if op is still its reader or writer. */
+void ca_io_unwatch_op(LoopObj *loop, int fd, int writer, PyObject *op);
+
+/* sockets.c */
+/* fd of a pending sock_* operation is ready: try the system call again. */
+int ca_sockop_ready(LoopObj *loop, PyObject *op);
+void ca_sockets_release(LoopObj *loop);
+PyObject *ca_loop_sock_recv(LoopObj *, PyObject *const *, Py_ssize_t, PyObject *);
+PyObject *ca_loop_sock_recv_into(LoopObj *, PyObject *const *, Py_ssize_t, PyObject *);
+PyObject *ca_loop_sock_recvfrom(LoopObj *, PyObject *const *, Py_ssize_t, PyObject *);
+PyObject *ca_loop_sock_recvfrom_into(LoopObj *, PyObject *const *, Py_ssize_t,
+                                     PyObject *);
+PyObject *ca_loop_sock_sendall(LoopObj *, PyObject *const *, Py_ssize_t, PyObject *);
+PyObject *ca_loop_sock_sendto(LoopObj *, PyObject *const *, Py_ssize_t, PyObject *);
+PyObject *ca_loop_sock_accept(LoopObj *, PyObject *const *, Py_ssize_t, PyObject *);
+PyObject *ca_loop_sock_connect_op(LoopObj *, PyObject *const *, Py_ssize_t);
+PyObject *ca_loop_sock_sendfile_op(LoopObj *, PyObject *const *, Py_ssize_t);
+extern PyType_Spec ca_sockop_spec;
 
 /* signals.c */
 PyObject *ca_loop_signal_wakeup_fd(LoopObj *loop, PyObject *unused);

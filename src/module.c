@@ -47,6 +47,8 @@ module_cache_asyncio(ca_state *st)
         {&st->task_repr, "asyncio.base_tasks", "_task_repr"},
         {&st->task_get_stack, "asyncio.base_tasks", "_task_get_stack"},
         {&st->task_print_stack, "asyncio.base_tasks", "_task_print_stack"},
+        {&st->SendfileNotAvailableError, "asyncio.exceptions",
+         "SendfileNotAvailableError"},
         {&st->current_tasks, "asyncio.tasks", "_current_tasks"},
 #if PY_VERSION_HEX >= 0x030C0000
         {&st->eager_tasks, "asyncio.tasks", "_eager_tasks"},
@@ -59,6 +61,21 @@ module_cache_asyncio(ca_state *st)
         }
     }
     return 0;
+}
+
+/* ssl.SSLSocket as asyncio sees it: base_events imported ssl, or set it
+ * to None when Python was built without it. */
+static int
+module_cache_ssl(ca_state *st)
+{
+    PyObject *ssl = module_import_attr("asyncio.base_events", "ssl");
+    if (ssl == NULL) {
+        return -1;
+    }
+    st->SSLSocket = ssl == Py_None ? Py_NewRef(Py_None)
+                                   : PyObject_GetAttrString(ssl, "SSLSocket");
+    Py_DECREF(ssl);
+    return st->SSLSocket ? 0 : -1;
 }
 
 /* The WeakSet asyncio.all_tasks() reads; we add to its .data directly. */
@@ -110,7 +127,15 @@ module_intern_strings(ca_state *st)
         || module_intern(&st->str_call_soon, "call_soon") < 0
         || module_intern(&st->str_is_running, "is_running") < 0
         || module_intern(&st->str_future, "future") < 0
-        || module_intern(&st->str_task, "task") < 0) {
+        || module_intern(&st->str_task, "task") < 0
+        || module_intern(&st->str_fileno, "fileno") < 0
+        || module_intern(&st->str_gettimeout, "gettimeout") < 0
+        || module_intern(&st->str_recvfrom, "recvfrom") < 0
+        || module_intern(&st->str_recvfrom_into, "recvfrom_into") < 0
+        || module_intern(&st->str_sendto, "sendto") < 0
+        || module_intern(&st->str_connect, "connect") < 0
+        || module_intern(&st->str_accept, "accept") < 0
+        || module_intern(&st->str_setblocking, "setblocking") < 0) {
         return -1;
     }
     st->kwnames_context = PyTuple_Pack(1, st->str_context);
@@ -144,10 +169,12 @@ module_exec(PyObject *mod)
         || module_add_type(mod, &ca_task_spec, (PyObject *)st->FutureType,
                            &st->TaskType) < 0
         || module_add_type(mod, &ca_futureiter_spec, NULL, &st->FutureIterType) < 0
-        || module_add_type(mod, &ca_taskstep_spec, NULL, &st->TaskStepType) < 0) {
+        || module_add_type(mod, &ca_taskstep_spec, NULL, &st->TaskStepType) < 0
+        || module_add_type(mod, &ca_sockop_spec, NULL, &st->SockOpType) < 0) {
         return -1;
     }
     if (module_cache_asyncio(st) < 0 || module_cache_registry(st) < 0
+        || module_cache_ssl(st) < 0
         || module_intern_strings(st) < 0) {
         return -1;
     }
@@ -166,17 +193,20 @@ module_exec(PyObject *mod)
 /* Visits (or clears) every object reference of the state, once. */
 #define CA_STATE_REFS(X)                                                       \
     X(LoopType) X(HandleType) X(TimerHandleType) X(FutureType) X(TaskType)     \
-    X(FutureIterType) X(TaskStepType) X(format_callback_source)                \
+    X(FutureIterType) X(TaskStepType) X(SockOpType) X(format_callback_source)  \
     X(extract_stack) X(format_handle) X(iscoroutine) X(iscoroutinefunction)    \
     X(is_debug_mode) X(logger) X(CancelledError) X(InvalidStateError)          \
     X(get_event_loop) X(future_repr) X(task_repr) X(task_get_stack)            \
-    X(task_print_stack) X(current_tasks) X(registry_data) X(registry_remove)   \
+    X(task_print_stack) X(SSLSocket) X(SendfileNotAvailableError)              \
+    X(current_tasks) X(registry_data) X(registry_remove)                       \
     X(eager_tasks) X(coroutine_types) X(str_call_exception_handler)            \
     X(str_timer_handle_cancelled) X(str_get_debug) X(str_warning)              \
     X(str_message) X(str_exception) X(str_handle) X(str_source_traceback)      \
     X(str_context) X(str_add_done_callback) X(str_cancel) X(str_result)        \
     X(str_get_loop) X(str_loop_attr) X(str_blocking) X(str_throw)              \
     X(str_call_soon) X(str_is_running) X(str_future) X(str_task)               \
+    X(str_fileno) X(str_gettimeout) X(str_recvfrom) X(str_recvfrom_into)      \
+    X(str_sendto) X(str_connect) X(str_accept) X(str_setblocking)              \
     X(kwnames_context) X(empty_tuple)
 
 static int

@@ -47,7 +47,8 @@ static uint32_t
 reactor_to_epoll(uint32_t mask)
 {
     return ((mask & CA_READABLE) ? EPOLLIN : 0)
-           | ((mask & CA_WRITABLE) ? EPOLLOUT : 0);
+           | ((mask & CA_WRITABLE) ? EPOLLOUT : 0)
+           | ((mask & CA_ONESHOT) ? EPOLLONESHOT : 0);
 }
 
 int

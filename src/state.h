@@ -23,6 +23,7 @@ typedef struct {
     PyTypeObject *TaskType;
     PyTypeObject *FutureIterType;
     PyTypeObject *TaskStepType;
+    PyTypeObject *SockOpType;
 
     /* asyncio helpers, looked up at import. */
     PyObject *format_callback_source; /* format_helpers._format_callback_source */
@@ -39,6 +40,8 @@ typedef struct {
     PyObject *task_repr;              /* base_tasks._task_repr */
     PyObject *task_get_stack;         /* base_tasks._task_get_stack */
     PyObject *task_print_stack;       /* base_tasks._task_print_stack */
+    PyObject *SSLSocket;              /* ssl.SSLSocket, or None without ssl */
+    PyObject *SendfileNotAvailableError; /* asyncio.SendfileNotAvailableError */
 
     /* asyncio's task registries, shared with _asyncio so that
      * asyncio.all_tasks() and current_task() see our tasks:
@@ -75,6 +78,14 @@ typedef struct {
     PyObject *str_is_running;
     PyObject *str_future;
     PyObject *str_task;
+    PyObject *str_fileno;
+    PyObject *str_gettimeout;
+    PyObject *str_recvfrom;
+    PyObject *str_recvfrom_into;
+    PyObject *str_sendto;
+    PyObject *str_connect;
+    PyObject *str_accept;
+    PyObject *str_setblocking;
     PyObject *kwnames_context;        /* ("context",) for vectorcalls */
     PyObject *empty_tuple;
 } ca_state;
