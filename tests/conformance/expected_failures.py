@@ -174,19 +174,7 @@ EXPECTED_FAILURES = {
         # test_server
         "test_server.CasyncioStartServerTests.*": NETWORKING,
         # test_sock_lowlevel
-        "test_sock_lowlevel.CasyncioEventLoopTests.test_cancel_sock_accept": NETWORKING,
         "test_sock_lowlevel.CasyncioEventLoopTests.test_create_connection_sock": NETWORKING,
-        "test_sock_lowlevel.CasyncioEventLoopTests.test_huge_content": NETWORKING,
-        "test_sock_lowlevel.CasyncioEventLoopTests.test_huge_content_recvinto": NETWORKING,
-        "test_sock_lowlevel.CasyncioEventLoopTests.test_recvfrom": NETWORKING,
-        "test_sock_lowlevel.CasyncioEventLoopTests.test_recvfrom_into": NETWORKING,
-        "test_sock_lowlevel.CasyncioEventLoopTests.test_sendto_blocking": NETWORKING,
-        "test_sock_lowlevel.CasyncioEventLoopTests.test_sock_accept": NETWORKING,
-        "test_sock_lowlevel.CasyncioEventLoopTests.test_sock_client_connect_racing": NETWORKING,
-        "test_sock_lowlevel.CasyncioEventLoopTests.test_sock_client_fail": NETWORKING,
-        "test_sock_lowlevel.CasyncioEventLoopTests.test_sock_client_ops": NETWORKING,
-        "test_sock_lowlevel.CasyncioEventLoopTests.test_sock_client_racing": NETWORKING,
-        "test_sock_lowlevel.CasyncioEventLoopTests.test_unix_sock_client_ops": NETWORKING,
         # test_ssl
         "test_ssl.TestSSL.test_connect_accepted_socket": {
             "reason": NETWORKING,
