@@ -494,6 +494,118 @@ def future_pingpong(new_loop, scale):
     return Result(n, seconds)
 
 
+def _eager_factory(loop):
+    """The eager task factory of the loop's implementation: casyncio's own
+    for a casyncio loop, asyncio's for the others (3.12+)."""
+    if type(loop).__module__.startswith("casyncio"):
+        import casyncio
+
+        return casyncio.eager_task_factory
+    return asyncio.eager_task_factory
+
+
+if sys.version_info >= (3, 12):
+
+    @workload
+    def gather_tree_eager(new_loop, scale):
+        """The gather tree above (fan-out 6, depth 6) with the
+        implementation's eager task factory: tasks that finish without
+        suspending never reach the ready queue."""
+        fanout = 6
+        depth = _tree_depth(scale)
+        loop = new_loop()
+        loop.set_task_factory(_eager_factory(loop))
+
+        async def node(d):
+            if d == 0:
+                await asyncio.sleep(0)
+                return 1
+            counts = await asyncio.gather(*[node(d - 1) for _ in range(fanout)])
+            return sum(counts)
+
+        result, seconds = timed(loop, node(depth))
+        check(result == fanout**depth, f"{result} leaves, expected {fanout**depth}")
+        ntasks = sum(fanout**k for k in range(1, depth + 1))
+        return Result(ntasks, seconds)
+
+
+@workload
+def taskgroup_fanout(new_loop, scale):
+    """100 rounds of an asyncio.TaskGroup fanning out to 1,000 tasks that
+    each await asyncio.sleep(0) once; the results are summed and checked."""
+    rounds = scaled(100, scale)
+    width = 1000
+    loop = new_loop()
+
+    async def child(i):
+        await asyncio.sleep(0)
+        return i
+
+    async def main():
+        total = 0
+        for _ in range(rounds):
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(child(i)) for i in range(width)]
+            total += sum(t.result() for t in tasks)
+        return total
+
+    result, seconds = timed(loop, main())
+    check(result == rounds * (width * (width - 1) // 2), "TaskGroup results wrong")
+    return Result(rounds * width, seconds)
+
+
+@workload
+def contextvar_tasks(new_loop, scale):
+    """50,000 tasks, each setting three ContextVars in its own context and
+    reading them back across an await; none may see another task's values."""
+    import contextvars
+
+    n = scaled(50_000, scale)
+    loop = new_loop()
+    cvars = [contextvars.ContextVar(f"v{i}", default=-1) for i in range(3)]
+
+    async def worker(i):
+        for k, var in enumerate(cvars):
+            var.set(i * 3 + k)
+        await asyncio.sleep(0)
+        return sum(var.get() for var in cvars)
+
+    async def main():
+        cvars[0].set(-100)  # the parent's value: the tasks must not change it
+        results = await asyncio.gather(*[worker(i) for i in range(n)])
+        return results, cvars[0].get()
+
+    (results, parent), seconds = timed(loop, main())
+    check(parent == -100, "a task changed its parent's context")
+    check(results == [9 * i + 3 for i in range(n)], "a task saw another's values")
+    return Result(n, seconds)
+
+
+@workload
+def to_thread_roundtrips(new_loop, scale):
+    """20,000 asyncio.to_thread calls, 8 at a time: each hops to the default
+    executor and back (call_soon_threadsafe, wrap_future, contexts)."""
+    n = scaled(20_000, scale)
+    width = 8
+    loop = new_loop()
+
+    def work(i):
+        return i * 2
+
+    async def lane(start):
+        total = 0
+        for i in range(start, n, width):
+            total += await asyncio.to_thread(work, i)
+        return total
+
+    async def main():
+        return sum(await asyncio.gather(*[lane(k) for k in range(width)]))
+
+    result, seconds = timed(loop, main())
+    check(result == n * (n - 1), f"to_thread sum {result}, expected {n * (n - 1)}")
+    return Result(n, seconds)
+
+
 # --------------------------------------------------------------------------
 # Socket workloads
 
@@ -545,8 +657,15 @@ def sock_echo(new_loop, scale):
     srv.listen(nconn)
     srv.setblocking(False)
     client = subprocess.Popen(
-        [sys.executable, "-c", _ECHO_CLIENT, str(srv.getsockname()[1]),
-         str(rounds), str(nconn), str(size)],
+        [
+            sys.executable,
+            "-c",
+            _ECHO_CLIENT,
+            str(srv.getsockname()[1]),
+            str(rounds),
+            str(nconn),
+            str(size),
+        ],
         stdout=subprocess.PIPE,
     )
 
@@ -578,8 +697,10 @@ def sock_echo(new_loop, scale):
             client.kill()
             client.wait()
         srv.close()
-    check(client.returncode == 0 and out.strip() == b"ok",
-          f"client failed: exit {client.returncode}, output {out!r}")
+    check(
+        client.returncode == 0 and out.strip() == b"ok",
+        f"client failed: exit {client.returncode}, output {out!r}",
+    )
     check(counts == [rounds * size] * nconn, f"bytes echoed per connection {counts}")
     return Result(rounds * nconn, seconds)
 
