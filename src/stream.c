@@ -924,18 +924,21 @@ stream_py_write(StreamObj *self, PyObject *data)
     Py_RETURN_NONE;
 }
 
+/* One write of the joined buffers (3.12+ asyncio checks for write_eof
+ * first, with its own message; 3.11 joins, then write() complains). */
 static PyObject *
 stream_py_writelines(StreamObj *self, PyObject *lines)
 {
+#if PY_VERSION_HEX >= 0x030C0000
+    if (self->eof) {
+        PyErr_SetString(PyExc_RuntimeError, "Cannot call writelines() after write_eof()");
+        return NULL;
+    }
+#endif
     PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
     PyObject *data = empty ? PyObject_CallMethod(empty, "join", "O", lines) : NULL;
     Py_XDECREF(empty);
     if (data == NULL) {
-        return NULL;
-    }
-    if (self->eof) {
-        Py_DECREF(data);
-        PyErr_SetString(PyExc_RuntimeError, "Cannot call writelines() after write_eof()");
         return NULL;
     }
     PyObject *r = stream_py_write(self, data);
@@ -1420,6 +1423,11 @@ ca_stream_types_init(PyObject *module, ca_state *st)
         goto error;
     }
     Py_CLEAR(mode);
+    /* start_tls() layers asyncio's SSL protocol over it. */
+    if (PyObject_SetAttrString((PyObject *)st->StreamTransportType,
+                               "_start_tls_compatible", Py_True) < 0) {
+        goto error;
+    }
     st->AccepterType
         = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ca_accepter_spec, NULL);
     if (st->AccepterType == NULL

@@ -550,3 +550,137 @@ def test_unclosed_transport_warns(new_loop):
     b.close()
     assert any("unclosed transport" in str(w.message) for w in caught
                if issubclass(w.category, ResourceWarning))
+
+
+# ---- TLS and sendfile (asyncio's SSL protocol and fallback over ours) ----
+
+
+def _ssl_contexts():
+    ssl = pytest.importorskip("ssl")
+    test_utils = pytest.importorskip("test.test_asyncio.utils")
+    return ssl, test_utils.simple_server_sslcontext(), test_utils.simple_client_sslcontext()
+
+
+def test_tls_echo_and_start_tls(loop):
+    ssl, server_ctx, client_ctx = _ssl_contexts()
+
+    async def tls_echo(reader, writer):
+        if (line := await reader.readline()) == b"STARTTLS\n":
+            writer.write(b"OK\n")
+            await writer.drain()
+            await writer.start_tls(server_ctx)
+            line = await reader.readline()
+        writer.write(line.upper())
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        # TLS from the start.
+        server = await asyncio.start_server(tls_echo, "127.0.0.1", 0, ssl=server_ctx)
+        port = server.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port, ssl=client_ctx)
+        assert w.get_extra_info("sslcontext") is client_ctx
+        assert w.get_extra_info("peercert") is not None
+        w.write(b"hello tls\n")
+        assert await r.readline() == b"HELLO TLS\n"
+        w.close()
+        await w.wait_closed()
+        server.close()
+        await server.wait_closed()
+        # Plain first, then upgraded with start_tls.
+        server = await asyncio.start_server(tls_echo, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        assert w.get_extra_info("peercert") is None
+        w.write(b"STARTTLS\n")
+        assert await r.readline() == b"OK\n"
+        await w.start_tls(client_ctx, server_hostname="localhost")
+        assert w.get_extra_info("sslcontext") is client_ctx
+        w.write(b"secret\n")
+        assert await r.readline() == b"SECRET\n"
+        w.close()
+        await w.wait_closed()
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_sendfile(loop, tmp_path):
+    data = bytes(range(256)) * 4000
+    path = tmp_path / "file.bin"
+    path.write_bytes(data)
+    servers = []
+
+    def factory():
+        p = Recorder(loop)
+        servers.append(p)
+        return p
+
+    async def main():
+        server = await loop.create_server(factory, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        tr, client = await loop.create_connection(lambda: Recorder(loop), "127.0.0.1", port)
+        with open(path, "rb") as f:
+            sent = await loop.sendfile(tr, f, offset=1000, count=500_000)
+        assert sent == 500_000
+        assert tr.get_protocol() is client  # restored after the transfer
+        tr.write(b"tail")
+        tr.write_eof()
+        await servers[0].done
+        tr.close()
+        await client.done
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+    assert bytes(servers[0].data) == data[1000:501_000] + b"tail"
+
+
+# ---- accept out of file descriptors ----
+
+
+def test_accept_out_of_fds_reports_and_resumes(loop):
+    resource = pytest.importorskip("resource")
+    contexts = []
+    loop.set_exception_handler(lambda lp, ctx: contexts.append(ctx))
+    servers = []
+
+    def factory():
+        p = Recorder(loop)
+        servers.append(p)
+        return p
+
+    async def main():
+        server = await loop.create_server(factory, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        await asyncio.sleep(0)
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        probe = socket.socket()
+        lowest_free = probe.fileno()
+        probe.close()
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
+        try:
+            deadline = loop.time() + 5
+            while not contexts:
+                assert loop.time() < deadline
+                await asyncio.sleep(0.01)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        assert servers == []
+        deadline = loop.time() + 5
+        while len(servers) < 3:  # accepting resumes after a second
+            assert loop.time() < deadline
+            await asyncio.sleep(0.01)
+        for c in clients:
+            c.close()
+        for p in servers:
+            await p.done
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+    assert contexts[0]["message"] == "socket.accept() out of system resource"
+    assert isinstance(contexts[0]["exception"], OSError)
+    assert "socket" in contexts[0]
