@@ -490,12 +490,13 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
     # Borrowed from base_events.BaseEventLoop: create_connection,
     # create_server, connect_accepted_socket, _connect_sock,
     # _create_connection_transport, _create_server_getaddrinfo, sendfile,
-    # _sendfile_fallback, _sendfile_native, start_tls; from
+    # _sendfile_fallback, start_tls; from
     # unix_events._UnixSelectorEventLoop: create_unix_connection,
     # create_unix_server; from selector_events.BaseSelectorEventLoop:
     # _accept_connection2 (TLS servers only).
     # Hooks they use, provided here or in C: _make_socket_transport (C),
-    # _make_ssl_transport, _start_serving, _stop_serving (for Server),
+    # _make_ssl_transport, _sendfile_native, _start_serving, _stop_serving
+    # (for Server),
     # _ensure_resolved, sock_connect, getaddrinfo, create_future, create_task,
     # call_soon, run_in_executor, call_exception_handler, _debug and, on 3.13,
     # _unix_server_sockets.  None of them uses super().
@@ -509,7 +510,6 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
     _create_server_getaddrinfo = base_events.BaseEventLoop._create_server_getaddrinfo
     sendfile = base_events.BaseEventLoop.sendfile
     _sendfile_fallback = base_events.BaseEventLoop._sendfile_fallback
-    _sendfile_native = base_events.BaseEventLoop._sendfile_native
     start_tls = base_events.BaseEventLoop.start_tls
     create_unix_connection = unix_events._UnixSelectorEventLoop.create_unix_connection
     create_unix_server = unix_events._UnixSelectorEventLoop.create_unix_server
@@ -542,6 +542,21 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
         )
         self._make_socket_transport(rawsock, ssl_protocol, extra=extra, server=server)
         return ssl_protocol._app_transport
+
+    async def _sendfile_native(self, transp, file, offset, count):
+        """loop.sendfile() on one of our transports: once its write queue is
+        empty, os.sendfile() through sock_sendfile with reading paused."""
+        resume_reading = transp.is_reading()
+        transp.pause_reading()
+        await transp._make_empty_waiter()
+        try:
+            return await self.sock_sendfile(
+                transp._sock, file, offset, count, fallback=False
+            )
+        finally:
+            transp._reset_empty_waiter()
+            if resume_reading:
+                transp.resume_reading()
 
     def _start_serving(
         self,

@@ -60,6 +60,9 @@ typedef struct {
     PyObject *sock;         /* NULL once connection_lost has run */
     PyObject *protocol;
     PyObject *server;       /* asyncio Server or NULL */
+    /* Set while loop.sendfile() sends through the socket itself: done once
+     * the write queue is empty; write() is refused meanwhile. */
+    PyObject *empty_waiter;
     stream_wbuf wbuf;
     Py_ssize_t high;
     Py_ssize_t low;
@@ -561,6 +564,16 @@ stream_read_buffered(StreamObj *self)
 
 /* ---- writing ---- */
 
+/* The sendfile waiter: its result (exc NULL) or exception. */
+static int
+stream_settle_waiter(StreamObj *self, PyObject *exc)
+{
+    PyObject *r = exc ? PyObject_CallMethod(self->empty_waiter, "set_exception", "O", exc)
+                      : PyObject_CallMethod(self->empty_waiter, "set_result", "O", Py_None);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
 /* Writes what can be written of the queue (one sendmsg per readiness). */
 static int
 stream_write_ready(StreamObj *self)
@@ -580,7 +593,14 @@ stream_write_ready(StreamObj *self)
         }
         stream_unwatch(self, 1);
         wbuf_clear(&self->wbuf);
-        return stream_errno_failed(self, -err, "Fatal write error on socket transport");
+        ca_err_from_errno(-err);
+        PyObject *exc = ca_err_fetch();
+        int rc = stream_fatal(self, exc, "Fatal write error on socket transport");
+        if (rc == 0 && self->empty_waiter != NULL) {
+            rc = stream_settle_waiter(self, exc);
+        }
+        Py_DECREF(exc);
+        return rc;
     }
     wbuf_consume(&self->wbuf, n);
     if (stream_maybe_resume(self) < 0) {
@@ -590,6 +610,9 @@ stream_write_ready(StreamObj *self)
         return 0;
     }
     stream_unwatch(self, 1);
+    if (self->empty_waiter != NULL && stream_settle_waiter(self, NULL) < 0) {
+        return -1;
+    }
     if (self->closing) {
         PyObject *r = PyObject_CallMethod((PyObject *)self, "_call_connection_lost", "O",
                                           Py_None);
@@ -636,6 +659,10 @@ stream_check_writable(StreamObj *self, PyObject *data)
     }
     if (self->eof) {
         PyErr_SetString(PyExc_RuntimeError, "Cannot call write() after write_eof()");
+        return -1;
+    }
+    if (self->empty_waiter != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
         return -1;
     }
     return 0;
@@ -934,6 +961,10 @@ stream_py_writelines(StreamObj *self, PyObject *lines)
         PyErr_SetString(PyExc_RuntimeError, "Cannot call writelines() after write_eof()");
         return NULL;
     }
+    if (self->empty_waiter != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "unable to writelines; sendfile is in progress");
+        return NULL;
+    }
 #endif
     PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
     PyObject *data = empty ? PyObject_CallMethod(empty, "join", "O", lines) : NULL;
@@ -1077,6 +1108,14 @@ stream_py_call_connection_lost(StreamObj *self, PyObject *exc)
     }
     PyObject *err = r ? NULL : ca_err_fetch();
     int rc = stream_release(self);
+    if (self->empty_waiter != NULL) {
+        PyObject *lost = PyObject_CallFunction(PyExc_ConnectionError, "s",
+                                               "Connection is closed by peer");
+        if (lost == NULL || stream_settle_waiter(self, lost) < 0) {
+            rc = -1;
+        }
+        Py_XDECREF(lost);
+    }
     if (err != NULL) {
         if (rc < 0) {
             PyErr_Clear();
@@ -1090,6 +1129,36 @@ stream_py_call_connection_lost(StreamObj *self, PyObject *exc)
         return NULL;
     }
     return r;
+}
+
+/* For loop.sendfile (casyncio/_loop.py): a future done once the write
+ * queue is empty.  While it is set the socket is sendfile's, so the fd
+ * is not claimed (asyncio removes the transport from _transports). */
+static PyObject *
+stream_py_make_empty_waiter(StreamObj *self, PyObject *unused)
+{
+    if (self->empty_waiter != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Empty waiter is already set");
+        return NULL;
+    }
+    self->empty_waiter = PyObject_CallMethod((PyObject *)self->loop, "create_future", NULL);
+    if (self->empty_waiter == NULL
+        || (self->wbuf.len == 0 && stream_settle_waiter(self, NULL) < 0)) {
+        Py_CLEAR(self->empty_waiter);
+        return NULL;
+    }
+    stream_release_fd(self);
+    return Py_NewRef(self->empty_waiter);
+}
+
+static PyObject *
+stream_py_reset_empty_waiter(StreamObj *self, PyObject *unused)
+{
+    Py_CLEAR(self->empty_waiter);
+    if (!self->closing && ca_io_claim_fd(self->loop, self->fd, (PyObject *)self) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -1241,6 +1310,7 @@ stream_traverse(StreamObj *self, visitproc visit, void *arg)
     Py_VISIT(self->sock);
     Py_VISIT(self->protocol);
     Py_VISIT(self->server);
+    Py_VISIT(self->empty_waiter);
     for (Py_ssize_t i = 0; i < self->wbuf.len; i++) {
         Py_VISIT(self->wbuf.items[self->wbuf.head + i]);
     }
@@ -1260,6 +1330,7 @@ stream_clear(StreamObj *self)
     Py_CLEAR(self->sock);
     Py_CLEAR(self->protocol);
     Py_CLEAR(self->server);
+    Py_CLEAR(self->empty_waiter);
     Py_CLEAR(self->loop);
     return 0;
 }
@@ -1321,6 +1392,8 @@ static PyMethodDef stream_methods[] = {
     {"_force_close", (PyCFunction)stream_py_force_close, METH_O, NULL},
     {"_call_connection_lost", (PyCFunction)stream_py_call_connection_lost, METH_O, NULL},
     {"_start_reading", (PyCFunction)stream_py_start_reading, METH_NOARGS, NULL},
+    {"_make_empty_waiter", (PyCFunction)stream_py_make_empty_waiter, METH_NOARGS, NULL},
+    {"_reset_empty_waiter", (PyCFunction)stream_py_reset_empty_waiter, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1413,9 +1486,10 @@ ca_stream_types_init(PyObject *module, ca_state *st)
     if (st->StreamTransportType == NULL) {
         goto error;
     }
-    /* sendfile() on our transports uses asyncio's write-based fallback. */
+    /* loop.sendfile() tries os.sendfile (sock_sendfile) on our transports,
+     * then asyncio's write-based fallback. */
     PyObject *modes = stream_import("asyncio.constants", "_SendfileMode");
-    mode = modes ? PyObject_GetAttrString(modes, "FALLBACK") : NULL;
+    mode = modes ? PyObject_GetAttrString(modes, "TRY_NATIVE") : NULL;
     Py_XDECREF(modes);
     if (mode == NULL
         || PyObject_SetAttrString((PyObject *)st->StreamTransportType,

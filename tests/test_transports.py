@@ -552,7 +552,7 @@ def test_unclosed_transport_warns(new_loop):
                if issubclass(w.category, ResourceWarning))
 
 
-# ---- TLS and sendfile (asyncio's SSL protocol and fallback over ours) ----
+# ---- TLS (asyncio's SSL protocol over ours) and sendfile ----
 
 
 def _ssl_contexts():
@@ -607,7 +607,7 @@ def test_tls_echo_and_start_tls(loop):
 
 
 def test_sendfile(loop, tmp_path):
-    data = bytes(range(256)) * 4000
+    data = bytes(range(256)) * 16_000
     path = tmp_path / "file.bin"
     path.write_bytes(data)
     servers = []
@@ -622,8 +622,13 @@ def test_sendfile(loop, tmp_path):
         port = server.sockets[0].getsockname()[1]
         tr, client = await loop.create_connection(lambda: Recorder(loop), "127.0.0.1", port)
         with open(path, "rb") as f:
-            sent = await loop.sendfile(tr, f, offset=1000, count=500_000)
-        assert sent == 500_000
+            task = asyncio.ensure_future(loop.sendfile(tr, f, offset=1000, count=4_000_000))
+            await asyncio.sleep(0)
+            # Sent by the socket itself: the transport refuses to interleave.
+            with pytest.raises(RuntimeError, match="sendfile is in progress"):
+                tr.write(b"interleaved")
+            sent = await task
+        assert sent == 4_000_000
         assert tr.get_protocol() is client  # restored after the transfer
         tr.write(b"tail")
         tr.write_eof()
@@ -634,7 +639,7 @@ def test_sendfile(loop, tmp_path):
         await server.wait_closed()
 
     run(loop, main())
-    assert bytes(servers[0].data) == data[1000:501_000] + b"tail"
+    assert bytes(servers[0].data) == data[1000:4_001_000] + b"tail"
 
 
 # ---- accept out of file descriptors ----
