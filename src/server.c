@@ -64,8 +64,8 @@ accepter_setup_failed(AccepterObj *self, PyObject *protocol, PyObject *conn)
     return rc;
 }
 
-/* A plain (not TLS) connection: protocol_factory(), then the transport,
- * which schedules connection_made. */
+/* A TLS connection goes to the Python hook; a plain one gets
+ * protocol_factory() and a transport, which schedules connection_made. */
 static int
 accepter_connect(AccepterObj *self, PyObject *conn, PyObject *addr)
 {

@@ -20,7 +20,11 @@
  * reads, then the waiter's result.  close() stops reading and, once the
  * write queue is empty, schedules _call_connection_lost; a fatal error or
  * abort() drops the queue and schedules it at once.  connection_lost runs
- * exactly once, then the socket is closed. */
+ * exactly once, then the socket is closed.
+ *
+ * loop.sendfile() (casyncio/_loop.py) waits for the queue to drain through
+ * _make_empty_waiter and then sends with sock_sendfile on the socket
+ * itself; write() is refused until _reset_empty_waiter. */
 #include "errors.h"
 #include "stream.h"
 
