@@ -31,7 +31,10 @@ from asyncio import (
     events,
     exceptions,
     futures,
+    selector_events,
+    sslproto,
     tasks,
+    unix_events,
 )
 
 from . import _core
@@ -75,6 +78,8 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
         self._asyncgens_shutdown_called = False
         self._coroutine_origin_tracking_enabled = False
         self._coroutine_origin_tracking_saved_depth = None
+        # 3.13's create_unix_server(cleanup_socket=True): {sock: inode}.
+        self._unix_server_sockets = {}
 
     def __repr__(self):
         return (
@@ -408,14 +413,15 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
         return await self._sock_connect(sock, address)
 
     async def _ensure_resolved(
-        self, address, *, family=0, type=socket.SOCK_STREAM, proto=0, flags=0
+        self, address, *, family=0, type=socket.SOCK_STREAM, proto=0, flags=0, loop=None
     ):
-        """getaddrinfo()'s list for address; no lookup for a numeric host."""
+        """getaddrinfo()'s list for address; no lookup for a numeric host.
+        (asyncio's create_connection & co. pass loop=, the loop to resolve on.)"""
         host, port = address[:2]
         info = base_events._ipaddr_info(host, port, family, type, proto, *address[2:])
         if info is not None:
             return [info]
-        return await self.getaddrinfo(
+        return await (loop or self).getaddrinfo(
             host, port, family=family, type=type, proto=proto, flags=flags
         )
 
@@ -472,6 +478,132 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
         finally:
             if sent > 0 and hasattr(file, "seek"):
                 file.seek(offset + sent)
+
+    # ---- stream connections and servers ----
+    #
+    # The once-per-connection orchestration is asyncio's own, borrowed as
+    # plain functions (they only use the hooks of `self` listed below), so
+    # argument checks, happy eyeballs, error types and messages are those of
+    # the running Python version; per read, write and accept it is C
+    # (src/stream.c, src/server.c).
+    #
+    # Borrowed from base_events.BaseEventLoop: create_connection,
+    # create_server, connect_accepted_socket, _connect_sock,
+    # _create_connection_transport, _create_server_getaddrinfo, sendfile,
+    # _sendfile_fallback, start_tls; from
+    # unix_events._UnixSelectorEventLoop: create_unix_connection,
+    # create_unix_server; from selector_events.BaseSelectorEventLoop:
+    # _accept_connection2 (TLS servers only).
+    # Hooks they use, provided here or in C: _make_socket_transport (C),
+    # _make_ssl_transport, _sendfile_native, _start_serving, _stop_serving
+    # (for Server),
+    # _ensure_resolved, sock_connect, getaddrinfo, create_future, create_task,
+    # call_soon, run_in_executor, call_exception_handler, _debug and, on 3.13,
+    # _unix_server_sockets.  None of them uses super().
+    create_connection = base_events.BaseEventLoop.create_connection
+    create_server = base_events.BaseEventLoop.create_server
+    connect_accepted_socket = base_events.BaseEventLoop.connect_accepted_socket
+    _connect_sock = base_events.BaseEventLoop._connect_sock
+    _create_connection_transport = (
+        base_events.BaseEventLoop._create_connection_transport
+    )
+    _create_server_getaddrinfo = base_events.BaseEventLoop._create_server_getaddrinfo
+    sendfile = base_events.BaseEventLoop.sendfile
+    _sendfile_fallback = base_events.BaseEventLoop._sendfile_fallback
+    start_tls = base_events.BaseEventLoop.start_tls
+    create_unix_connection = unix_events._UnixSelectorEventLoop.create_unix_connection
+    create_unix_server = unix_events._UnixSelectorEventLoop.create_unix_server
+    _accept_connection2 = selector_events.BaseSelectorEventLoop._accept_connection2
+
+    def _make_ssl_transport(
+        self,
+        rawsock,
+        protocol,
+        sslcontext,
+        waiter=None,
+        *,
+        server_side=False,
+        server_hostname=None,
+        extra=None,
+        server=None,
+        ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+        ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
+    ):
+        """asyncio's SSL protocol layered over one of our transports."""
+        ssl_protocol = sslproto.SSLProtocol(
+            self,
+            protocol,
+            sslcontext,
+            waiter,
+            server_side,
+            server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+        )
+        self._make_socket_transport(rawsock, ssl_protocol, extra=extra, server=server)
+        return ssl_protocol._app_transport
+
+    async def _sendfile_native(self, transp, file, offset, count):
+        """loop.sendfile() on one of our transports: once its write queue is
+        empty, os.sendfile() through sock_sendfile with reading paused."""
+        resume_reading = transp.is_reading()
+        transp.pause_reading()
+        await transp._make_empty_waiter()
+        try:
+            return await self.sock_sendfile(
+                transp._sock, file, offset, count, fallback=False
+            )
+        finally:
+            transp._reset_empty_waiter()
+            if resume_reading:
+                transp.resume_reading()
+
+    def _start_serving(
+        self,
+        protocol_factory,
+        sock,
+        sslcontext=None,
+        server=None,
+        backlog=100,
+        ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+        ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
+    ):
+        """Start accepting on a listening socket (the C accepter makes the
+        protocol and transport of each plain connection; a TLS connection
+        goes through asyncio's _accept_connection2 in a task)."""
+        ssl_accept = None
+        if sslcontext is not None:
+
+            def ssl_accept(conn, addr):
+                self.create_task(
+                    self._accept_connection2(
+                        protocol_factory,
+                        conn,
+                        {"peername": addr},
+                        sslcontext,
+                        server,
+                        ssl_handshake_timeout,
+                        ssl_shutdown_timeout,
+                    )
+                )
+
+        self._start_accepting(sock, protocol_factory, server, backlog, ssl_accept)
+
+    def _stop_serving(self, sock):
+        """Stop accepting on sock and close it (unlinking a Unix socket's
+        path when create_unix_server asked for that, as 3.13 does)."""
+        path = sock.getsockname() if sock in self._unix_server_sockets else None
+        self.remove_reader(sock.fileno())
+        sock.close()
+        if path is not None:
+            prev_ino = self._unix_server_sockets.pop(sock)
+            try:
+                if os.stat(path).st_ino == prev_ino:
+                    os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                logger.error("Unable to clean up listening UNIX socket %r: %r", path, err)
 
     # ---- name resolution (a thread, as asyncio) ----
 

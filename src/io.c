@@ -3,7 +3,8 @@
  *
  * Owns: the table (indexed by fd) and the references in it: the
  * reader/writer Handles, and the pending sock_* operations of sockets.c,
- * which take a Handle's place in a slot and run from dispatch directly.
+ * the stream transports of stream.c and the accepters of server.c, which
+ * take a Handle's place in a slot and run from dispatch directly.
  * Does not own: the fds themselves (the caller's) or the wakeup fd
  * (wakeup.c), which only has an entry here so dispatch can recognise it.
  *
@@ -13,6 +14,7 @@
  * reuses the number. */
 #include "errors.h"
 #include "loop.h"
+#include "stream.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -132,6 +134,39 @@ io_fileobj_to_fd(PyObject *fileobj)
     return (int)fd;
 }
 
+/* asyncio's _ensure_fd_no_transport. */
+static int
+io_check_transport(LoopObj *loop, int fd, PyObject *op)
+{
+    ca_watch *w = io_watch(loop, fd);
+    if (w != NULL && w->transport != NULL && w->transport != op) {
+        PyErr_Format(PyExc_RuntimeError, "File descriptor %d is used by transport %R",
+                     fd, w->transport);
+        return -1;
+    }
+    return 0;
+}
+
+int
+ca_io_claim_fd(LoopObj *loop, int fd, PyObject *transport)
+{
+    ca_watch *w = io_watch_grow(loop, fd);
+    if (w == NULL) {
+        return -1;
+    }
+    w->transport = transport;
+    return 0;
+}
+
+void
+ca_io_release_fd(LoopObj *loop, int fd, PyObject *transport)
+{
+    ca_watch *w = fd < 0 ? NULL : io_watch(loop, fd);
+    if (w != NULL && w->transport == transport) {
+        w->transport = NULL;
+    }
+}
+
 /* Releases what a reader/writer slot held: a Handle is cancelled, as
  * asyncio cancels a replaced or removed reader; a sock_* operation
  * (sockets.c) simply stops being watched and its future stays pending,
@@ -159,7 +194,7 @@ io_add(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs, int writer,
         return NULL;
     }
     int fd = io_fileobj_to_fd(args[0]);
-    if (fd < 0 || ca_loop_check_closed(loop) < 0) {
+    if (fd < 0 || ca_loop_check_closed(loop) < 0 || io_check_transport(loop, fd, NULL) < 0) {
         return NULL;
     }
     if (io_watch(loop, fd) != NULL && (loop->watches[fd].kind == CA_WATCH_WAKEUP
@@ -226,7 +261,7 @@ io_remove(LoopObj *loop, PyObject *fileobj, int writer)
         Py_RETURN_FALSE;
     }
     int fd = io_fileobj_to_fd(fileobj);
-    if (fd < 0) {
+    if (fd < 0 || io_check_transport(loop, fd, NULL) < 0) {
         return NULL;
     }
     ca_watch *w = io_watch(loop, fd);
@@ -251,7 +286,7 @@ ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op)
         PyErr_Format(PyExc_RuntimeError, "File descriptor %d is used by the loop", fd);
         return -1;
     }
-    if ((w = io_watch_grow(loop, fd)) == NULL) {
+    if (io_check_transport(loop, fd, op) < 0 || (w = io_watch_grow(loop, fd)) == NULL) {
         return -1;
     }
     PyObject **slot = writer ? &w->writer : &w->reader;
@@ -316,8 +351,11 @@ io_fire(LoopObj *loop, int fd, int writer)
     if (h == NULL) {
         return 0;
     }
-    if (!Py_IS_TYPE(h, loop->state->HandleType)) {
+    if (Py_IS_TYPE(h, loop->state->SockOpType)) {
         return ca_sockop_ready(loop, (PyObject *)h);
+    }
+    if (!Py_IS_TYPE(h, loop->state->HandleType)) {
+        return ca_stream_ready(loop, (PyObject *)h, writer);  /* transport, accepter */
     }
     if (h->cancelled) {
         PyObject *fdobj = PyLong_FromLong(fd);

@@ -17,11 +17,12 @@
  *   4. loop_collect_timers:  move due timers (when <= now) to the ready queue;
  *   5. loop_run_ready:       run exactly the entries queued before this phase
  *                            began: what they schedule runs next iteration.
- *   6. (transports finish closing here once they exist.)
+ *   6. (transports finish closing through callbacks queued in phase 5.)
  */
 #include "errors.h"
 #include "future.h"
 #include "loop.h"
+#include "stream.h"
 
 #include <math.h>
 #include <time.h>
@@ -641,6 +642,7 @@ loop_release_native(LoopObj *self)
 {
     ca_io_clear(self);
     ca_sockets_release(self);
+    ca_streams_release(self);
     ca_wakeup_close(self);
     ca_signals_close(self);
     ca_reactor_close(self->reactor);
@@ -997,6 +999,10 @@ static PyMethodDef loop_methods[] = {
     {"_sock_connect", (PyCFunction)(void (*)(void))ca_loop_sock_connect_op,
      METH_FASTCALL, NULL},
     {"_sock_sendfile_native_op", (PyCFunction)(void (*)(void))ca_loop_sock_sendfile_op,
+     METH_FASTCALL, NULL},
+    {"_make_socket_transport", (PyCFunction)(void (*)(void))ca_loop_make_socket_transport,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"_start_accepting", (PyCFunction)(void (*)(void))ca_loop_start_accepting,
      METH_FASTCALL, NULL},
     {"create_future", (PyCFunction)loop_create_future, METH_NOARGS,
      "create_future($self, /)\n--\n\nReturn a new casyncio.Future bound to the loop."},

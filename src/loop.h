@@ -30,6 +30,10 @@ typedef enum {
 typedef struct {
     PyObject *reader;   /* a Handle, a sock_* operation, or NULL */
     PyObject *writer;   /* a Handle, a sock_* operation, or NULL */
+    /* The stream transport (stream.c) that owns the fd while it is open
+     * and not closing; borrowed, cleared by the transport.  add_reader &
+     * co. refuse such an fd, as asyncio's _ensure_fd_no_transport. */
+    PyObject *transport;
     uint32_t mask;      /* what the kernel entry was given (0: no entry) */
     uint8_t kind;       /* ca_watch_kind */
     uint8_t disarmed;   /* a one-shot entry fired since it was armed */
@@ -61,6 +65,7 @@ typedef struct {
     PyObject *current_handle; /* the handle running, in debug mode only */
     PyObject *task_factory;   /* NULL: casyncio.Task */
     char *recv_scratch;       /* sockets.c: sock_recv's buffer, or NULL */
+    char *stream_scratch;     /* stream.c: transports' receive buffer, or NULL */
 } LoopObj;
 
 /* Seconds on the clock of time.monotonic(). */
@@ -89,6 +94,10 @@ PyObject *ca_loop_remove_writer(LoopObj *, PyObject *);
 int ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op);
 /* Stops watching fd for op, if op is still its reader or writer. */
 void ca_io_unwatch_op(LoopObj *loop, int fd, int writer, PyObject *op);
+/* Records (borrowed) the transport that owns fd / forgets it, if it is
+ * still the owner. */
+int ca_io_claim_fd(LoopObj *loop, int fd, PyObject *transport);
+void ca_io_release_fd(LoopObj *loop, int fd, PyObject *transport);
 
 /* sockets.c */
 /* fd of a pending sock_* operation is ready: try the system call again. */

@@ -4,6 +4,7 @@
 #include "handle.h"
 #include "loop.h"
 #include "state.h"
+#include "stream.h"
 
 /* Imports `module` and returns its attribute `name` (a new reference). */
 static PyObject *
@@ -170,7 +171,8 @@ module_exec(PyObject *mod)
                            &st->TaskType) < 0
         || module_add_type(mod, &ca_futureiter_spec, NULL, &st->FutureIterType) < 0
         || module_add_type(mod, &ca_taskstep_spec, NULL, &st->TaskStepType) < 0
-        || module_add_type(mod, &ca_sockop_spec, NULL, &st->SockOpType) < 0) {
+        || module_add_type(mod, &ca_sockop_spec, NULL, &st->SockOpType) < 0
+        || ca_stream_types_init(mod, st) < 0) {
         return -1;
     }
     if (module_cache_asyncio(st) < 0 || module_cache_registry(st) < 0
@@ -207,7 +209,10 @@ module_exec(PyObject *mod)
     X(str_call_soon) X(str_is_running) X(str_future) X(str_task)               \
     X(str_fileno) X(str_gettimeout) X(str_recvfrom) X(str_recvfrom_into)      \
     X(str_sendto) X(str_connect) X(str_accept) X(str_setblocking)              \
-    X(kwnames_context) X(empty_tuple)
+    X(kwnames_context) X(empty_tuple)                                          \
+    X(StreamTransportType) X(AccepterType) X(TransportSocket)                  \
+    X(BufferedProtocol) X(set_result_unless_cancelled) X(str_data_received)    \
+    X(str_get_buffer) X(str_buffer_updated) X(str_eof_received) X(str_peername)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)

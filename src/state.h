@@ -24,6 +24,8 @@ typedef struct {
     PyTypeObject *FutureIterType;
     PyTypeObject *TaskStepType;
     PyTypeObject *SockOpType;
+    PyTypeObject *StreamTransportType;
+    PyTypeObject *AccepterType;
 
     /* asyncio helpers, looked up at import. */
     PyObject *format_callback_source; /* format_helpers._format_callback_source */
@@ -86,6 +88,15 @@ typedef struct {
     PyObject *str_connect;
     PyObject *str_accept;
     PyObject *str_setblocking;
+    /* Stream transports (stream.c), filled by ca_stream_types_init. */
+    PyObject *TransportSocket;        /* trsock.TransportSocket */
+    PyObject *BufferedProtocol;       /* protocols.BufferedProtocol */
+    PyObject *set_result_unless_cancelled; /* futures._set_result_unless_cancelled */
+    PyObject *str_data_received;
+    PyObject *str_get_buffer;
+    PyObject *str_buffer_updated;
+    PyObject *str_eof_received;
+    PyObject *str_peername;
     PyObject *kwnames_context;        /* ("context",) for vectorcalls */
     PyObject *empty_tuple;
 } ca_state;

@@ -1,0 +1,1560 @@
+/* The stream transport: one connected SOCK_STREAM socket (TCP or Unix)
+ * driven by the loop, with asyncio's _SelectorSocketTransport behaviour.
+ *
+ * Owns: the transport object, its write queue (bytes objects, flushed with
+ * sendmsg's gather write), its references to the socket, protocol, server
+ * and loop, and the loop's receive buffer (stream_scratch).
+ * Does not own: the watch table (io.c; a transport sits in its fd's reader
+ * and writer slots while it waits, and is named in the entry as the fd's
+ * owner so add_reader & co. refuse the fd), the accepting side of servers
+ * (server.c), the once-per-connection orchestration (asyncio's own
+ * create_connection & co., see casyncio/_loop.py).
+ *
+ * The type derives from asyncio.transports._FlowControlMixin (so the
+ * isinstance checks of asyncio itself, e.g. sendfile's fallback, hold); its
+ * __slots__ (_extra, _high_water, _loop, _low_water, _protocol_paused) come
+ * first in the struct and are kept in step with the C fields through the
+ * slots' own descriptors, on the rare paths that change them.
+ *
+ * Life: scheduled at creation: protocol.connection_made, then watching for
+ * reads, then the waiter's result.  close() stops reading and, once the
+ * write queue is empty, schedules _call_connection_lost; a fatal error or
+ * abort() drops the queue and schedules it at once.  connection_lost runs
+ * exactly once, then the socket is closed.
+ *
+ * loop.sendfile() (casyncio/_loop.py) waits for the queue to drain through
+ * _make_empty_waiter and then sends with sock_sendfile on the socket
+ * itself; write() is refused until _reset_empty_waiter. */
+#include "errors.h"
+#include "stream.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+/* asyncio reads at most 256 KiB per readiness (max_size). */
+#define STREAM_READ_SIZE (256 * 1024)
+/* Chunks handed to one sendmsg. */
+#define STREAM_IOV_MAX 64
+/* asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES. */
+#define STREAM_CONNLOST_LOG 5
+#define STREAM_BASE_SLOTS 5
+
+typedef struct {
+    PyObject **items;       /* bytes objects; items[head] is the oldest */
+    Py_ssize_t head;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+    Py_ssize_t offset;      /* bytes of items[head] already sent */
+    Py_ssize_t size;        /* bytes queued, not yet sent */
+} stream_wbuf;
+
+typedef struct {
+    PyObject_HEAD
+    /* _FlowControlMixin's slots, in the order CPython lays them out
+     * (sorted): _extra, _high_water, _loop, _low_water, _protocol_paused. */
+    PyObject *base_slots[STREAM_BASE_SLOTS];
+    PyObject *weakreflist;
+    LoopObj *loop;
+    PyObject *sock;         /* NULL once connection_lost has run */
+    PyObject *protocol;
+    PyObject *server;       /* asyncio Server or NULL */
+    /* Set while loop.sendfile() sends through the socket itself: done once
+     * the write queue is empty; write() is refused meanwhile. */
+    PyObject *empty_waiter;
+    stream_wbuf wbuf;
+    Py_ssize_t high;
+    Py_ssize_t low;
+    int fd;
+    int conn_lost;
+    char closing;
+    char eof;
+    char paused;            /* reading paused by pause_reading() */
+    char protocol_paused;
+    char buffered;          /* the protocol is an asyncio.BufferedProtocol */
+    char lost;              /* _call_connection_lost has run */
+} StreamObj;
+
+/* ---- the write queue (no Python calls but Py_DECREF) ---- */
+
+static int
+wbuf_push(stream_wbuf *b, PyObject *bytes)
+{
+    if (b->head + b->len == b->cap) {
+        if (b->head > 0) {
+            memmove(b->items, b->items + b->head, (size_t)b->len * sizeof(PyObject *));
+            b->head = 0;
+        }
+        else {
+            Py_ssize_t ncap = b->cap ? b->cap * 2 : 8;
+            PyObject **n = realloc(b->items, (size_t)ncap * sizeof(PyObject *));
+            if (n == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            b->items = n;
+            b->cap = ncap;
+        }
+    }
+    b->items[b->head + b->len++] = bytes;
+    b->size += PyBytes_GET_SIZE(bytes);
+    return 0;
+}
+
+/* Drops n sent bytes from the front. */
+static void
+wbuf_consume(stream_wbuf *b, Py_ssize_t n)
+{
+    b->size -= n;
+    while (n > 0) {
+        PyObject *first = b->items[b->head];
+        Py_ssize_t left = PyBytes_GET_SIZE(first) - b->offset;
+        if (n < left) {
+            b->offset += n;
+            return;
+        }
+        n -= left;
+        b->offset = 0;
+        b->head++;
+        b->len--;
+        Py_DECREF(first);
+    }
+    if (b->len == 0) {
+        b->head = 0;
+    }
+}
+
+static void
+wbuf_clear(stream_wbuf *b)
+{
+    /* Beware: releasing bytes runs no Python code, but take the items
+     * out first anyway so the queue is consistent at every point. */
+    PyObject **items = b->items;
+    Py_ssize_t head = b->head, len = b->len;
+    b->head = b->len = b->offset = b->size = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_DECREF(items[head + i]);
+    }
+}
+
+static int
+wbuf_fill_iov(stream_wbuf *b, struct iovec *iov)
+{
+    int n = 0;
+    for (Py_ssize_t i = 0; i < b->len && n < STREAM_IOV_MAX; i++) {
+        PyObject *item = b->items[b->head + i];
+        Py_ssize_t skip = i == 0 ? b->offset : 0;
+        iov[n].iov_base = PyBytes_AS_STRING(item) + skip;
+        iov[n].iov_len = (size_t)(PyBytes_GET_SIZE(item) - skip);
+        n++;
+    }
+    return n;
+}
+
+/* ---- helpers ---- */
+
+static ca_state *
+stream_state(StreamObj *self)
+{
+    return self->loop->state;
+}
+
+/* call_soon(cb, *args) on the transport's loop, as asyncio schedules. */
+static int
+stream_call_soon(StreamObj *self, PyObject *cb, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (ca_loop_check_closed(self->loop) < 0) {
+        return -1;
+    }
+    ca_state *st = stream_state(self);
+    HandleObj *h = ca_handle_new(st, st->HandleType, (PyObject *)self->loop, cb, args,
+                                 nargs, NULL);
+    if (h == NULL) {
+        return -1;
+    }
+    int rc = ca_loop_schedule(self->loop, CA_READY_HANDLE, (PyObject *)h, NULL, NULL);
+    Py_DECREF(h);
+    return rc;
+}
+
+/* Schedules self.<name>(*args). */
+static int
+stream_call_soon_method(StreamObj *self, const char *name, PyObject *arg)
+{
+    PyObject *cb = PyObject_GetAttrString((PyObject *)self, name);
+    if (cb == NULL) {
+        return -1;
+    }
+    int rc = stream_call_soon(self, cb, &arg, arg ? 1 : 0);
+    Py_DECREF(cb);
+    return rc;
+}
+
+static int
+stream_watch(StreamObj *self, int writer)
+{
+    if (ca_loop_check_closed(self->loop) < 0) {
+        return -1;
+    }
+    return ca_io_watch_op(self->loop, self->fd, writer, (PyObject *)self);
+}
+
+static void
+stream_unwatch(StreamObj *self, int writer)
+{
+    ca_io_unwatch_op(self->loop, self->fd, writer, (PyObject *)self);
+}
+
+/* Sets one of _FlowControlMixin's slots through its descriptor. */
+static int
+stream_set_slot(StreamObj *self, const char *name, PyObject *value)
+{
+    return PyObject_SetAttrString((PyObject *)self, name, value);
+}
+
+static int
+stream_set_slot_ssize(StreamObj *self, const char *name, Py_ssize_t v)
+{
+    PyObject *o = PyLong_FromSsize_t(v);
+    if (o == NULL) {
+        return -1;
+    }
+    int rc = stream_set_slot(self, name, o);
+    Py_DECREF(o);
+    return rc;
+}
+
+/* loop.call_exception_handler({'message': message, 'exception': exc,
+ * 'transport': self, 'protocol': protocol}); -1 only if the handler let
+ * KeyboardInterrupt or SystemExit through. */
+static int
+stream_report(StreamObj *self, const char *message, PyObject *exc)
+{
+    ca_state *st = stream_state(self);
+    PyObject *res = NULL;
+    PyObject *ctx = Py_BuildValue("{s:s,s:O,s:O,s:O}", "message", message, "exception",
+                                  exc, "transport", (PyObject *)self, "protocol",
+                                  self->protocol ? self->protocol : Py_None);
+    if (ctx != NULL) {
+        res = PyObject_CallMethodOneArg((PyObject *)self->loop,
+                                        st->str_call_exception_handler, ctx);
+        Py_DECREF(ctx);
+    }
+    if (res == NULL) {
+        return -1;
+    }
+    Py_DECREF(res);
+    return 0;
+}
+
+/* ---- closing ---- */
+
+static void
+stream_release_fd(StreamObj *self)
+{
+    ca_io_release_fd(self->loop, self->fd, (PyObject *)self);
+}
+
+/* asyncio's _force_close: drop the write queue, stop reading and schedule
+ * connection_lost(exc), once. */
+static int
+stream_force_close(StreamObj *self, PyObject *exc)
+{
+    if (self->conn_lost) {
+        return 0;
+    }
+    if (self->wbuf.len > 0) {
+        wbuf_clear(&self->wbuf);
+        stream_unwatch(self, 1);
+    }
+    if (!self->closing) {
+        self->closing = 1;
+        stream_release_fd(self);
+        stream_unwatch(self, 0);
+    }
+    self->conn_lost++;
+    return stream_call_soon_method(self, "_call_connection_lost", exc ? exc : Py_None);
+}
+
+/* asyncio's _fatal_error: an OSError (the peer went away) is only logged
+ * in debug mode, anything else goes to the exception handler; then the
+ * transport is closed with exc. */
+static int
+stream_fatal(StreamObj *self, PyObject *exc, const char *message)
+{
+    if (PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_OSError)) {
+        if (self->loop->debug) {
+            PyObject *kw = Py_BuildValue("{s:O}", "exc_info", exc);
+            PyObject *debug = PyObject_GetAttrString(stream_state(self)->logger, "debug");
+            PyObject *args = Py_BuildValue("(sOs)", "%r: %s", (PyObject *)self, message);
+            PyObject *r = kw && debug && args ? PyObject_Call(debug, args, kw) : NULL;
+            Py_XDECREF(kw);
+            Py_XDECREF(debug);
+            Py_XDECREF(args);
+            if (r == NULL) {
+                return -1;
+            }
+            Py_DECREF(r);
+        }
+    }
+    else if (stream_report(self, message, exc) < 0) {
+        return -1;
+    }
+    return stream_force_close(self, exc);
+}
+
+/* The current exception came from a protocol callback or a system call:
+ * KeyboardInterrupt and SystemExit propagate (-1), anything else is a
+ * fatal error of the transport. */
+static int
+stream_failed(StreamObj *self, const char *message)
+{
+    PyObject *exc = ca_err_fetch();
+    if (exc == NULL) {
+        return 0;
+    }
+    if (ca_err_is_fatal(exc)) {
+        ca_err_restore(exc);
+        return -1;
+    }
+    int rc = stream_fatal(self, exc, message);
+    Py_DECREF(exc);
+    return rc;
+}
+
+static int
+stream_errno_failed(StreamObj *self, int err, const char *message)
+{
+    ca_err_from_errno(err);  /* err is -errno */
+    return stream_failed(self, message);
+}
+
+static int
+stream_close(StreamObj *self)
+{
+    if (self->closing) {
+        return 0;
+    }
+    self->closing = 1;
+    stream_release_fd(self);
+    stream_unwatch(self, 0);
+    if (self->wbuf.len == 0) {
+        self->conn_lost++;
+        stream_unwatch(self, 1);
+        return stream_call_soon_method(self, "_call_connection_lost", Py_None);
+    }
+    return 0;
+}
+
+/* Closes the socket and forgets the server; after connection_lost. */
+static int
+stream_release(StreamObj *self)
+{
+    int rc = 0;
+    stream_unwatch(self, 0);
+    stream_unwatch(self, 1);
+    stream_release_fd(self);
+    PyObject *sock = self->sock;
+    self->sock = NULL;
+    if (sock != NULL) {
+        PyObject *r = PyObject_CallMethod(sock, "close", NULL);
+        rc = r ? 0 : -1;
+        Py_XDECREF(r);
+        Py_DECREF(sock);
+    }
+    PyObject *server = self->server;
+    self->server = NULL;
+    if (server != NULL) {
+#if PY_VERSION_HEX >= 0x030D0000
+        PyObject *r = PyObject_CallMethod(server, "_detach", "O", (PyObject *)self);
+#else
+        PyObject *r = PyObject_CallMethod(server, "_detach", NULL);
+#endif
+        rc = r && rc == 0 ? 0 : -1;
+        Py_XDECREF(r);
+        Py_DECREF(server);
+    }
+    return rc;
+}
+
+/* ---- flow control ---- */
+
+static int
+stream_call_flow(StreamObj *self, const char *method, const char *message)
+{
+    PyObject *proto = Py_NewRef(self->protocol);
+    PyObject *r = PyObject_CallMethod(proto, method, NULL);
+    Py_DECREF(proto);
+    if (r != NULL) {
+        Py_DECREF(r);
+        return 0;
+    }
+    PyObject *exc = ca_err_fetch();
+    if (ca_err_is_fatal(exc)) {
+        ca_err_restore(exc);
+        return -1;
+    }
+    int rc = stream_report(self, message, exc);
+    Py_DECREF(exc);
+    return rc;
+}
+
+static int
+stream_set_paused(StreamObj *self, int paused)
+{
+    self->protocol_paused = (char)paused;
+    return stream_set_slot(self, "_protocol_paused", paused ? Py_True : Py_False);
+}
+
+static int
+stream_maybe_pause(StreamObj *self)
+{
+    if (self->wbuf.size <= self->high || self->protocol_paused) {
+        return 0;
+    }
+    if (stream_set_paused(self, 1) < 0) {
+        return -1;
+    }
+    return stream_call_flow(self, "pause_writing", "protocol.pause_writing() failed");
+}
+
+static int
+stream_maybe_resume(StreamObj *self)
+{
+    if (!self->protocol_paused || self->wbuf.size > self->low) {
+        return 0;
+    }
+    if (stream_set_paused(self, 0) < 0) {
+        return -1;
+    }
+    return stream_call_flow(self, "resume_writing", "protocol.resume_writing() failed");
+}
+
+/* ---- reading ---- */
+
+static char *
+stream_scratch(LoopObj *loop)
+{
+    if (loop->stream_scratch == NULL) {
+        loop->stream_scratch = malloc(STREAM_READ_SIZE);
+        if (loop->stream_scratch == NULL) {
+            PyErr_NoMemory();
+        }
+    }
+    return loop->stream_scratch;
+}
+
+static int
+stream_on_eof(StreamObj *self)
+{
+    ca_state *st = stream_state(self);
+    if (self->loop->debug) {
+        PyObject *r = PyObject_CallMethod(st->logger, "debug", "sO", "%r received EOF",
+                                          (PyObject *)self);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    PyObject *proto = Py_NewRef(self->protocol);
+    PyObject *res = PyObject_CallMethodNoArgs(proto, st->str_eof_received);
+    Py_DECREF(proto);
+    if (res == NULL) {
+        return stream_failed(self, "Fatal error: protocol.eof_received() call failed.");
+    }
+    int keep_open = PyObject_IsTrue(res);
+    Py_DECREF(res);
+    if (keep_open < 0) {
+        return stream_failed(self, "Fatal error: protocol.eof_received() call failed.");
+    }
+    if (keep_open) {
+        stream_unwatch(self, 0);
+        return 0;
+    }
+    return stream_close(self);
+}
+
+/* recv() into buf: bytes read, 0 at EOF, -1 would block (nothing to do),
+ * -2 failed (the transport has been closed with the error, or -3 when a
+ * KeyboardInterrupt/SystemExit must propagate). */
+static Py_ssize_t
+stream_recv(StreamObj *self, char *buf, Py_ssize_t size)
+{
+    ssize_t n = recv(self->fd, buf, (size_t)size, 0);
+    if (n >= 0) {
+        return n;
+    }
+    int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
+        return -1;
+    }
+    return stream_errno_failed(self, -err, "Fatal read error on socket transport") < 0
+           ? -3 : -2;
+}
+
+static int
+stream_read_data(StreamObj *self)
+{
+    ca_state *st = stream_state(self);
+    char *buf = stream_scratch(self->loop);
+    if (buf == NULL) {
+        return stream_failed(self, "Fatal read error on socket transport");
+    }
+    Py_ssize_t n = stream_recv(self, buf, STREAM_READ_SIZE);
+    if (n < 0) {
+        return n == -3 ? -1 : 0;
+    }
+    if (n == 0) {
+        return stream_on_eof(self);
+    }
+    PyObject *data = PyBytes_FromStringAndSize(buf, n);
+    if (data == NULL) {
+        return stream_failed(self, "Fatal read error on socket transport");
+    }
+    PyObject *proto = Py_NewRef(self->protocol);
+    PyObject *res = PyObject_CallMethodOneArg(proto, st->str_data_received, data);
+    Py_DECREF(proto);
+    Py_DECREF(data);
+    if (res == NULL) {
+        return stream_failed(self, "Fatal error: protocol.data_received() call failed.");
+    }
+    Py_DECREF(res);
+    return 0;
+}
+
+/* BufferedProtocol: get_buffer(-1), recv_into it, buffer_updated(n). */
+static int
+stream_read_buffered(StreamObj *self)
+{
+    ca_state *st = stream_state(self);
+    PyObject *proto = Py_NewRef(self->protocol);
+    PyObject *minus_one = PyLong_FromLong(-1);
+    PyObject *buf = minus_one
+        ? PyObject_CallMethodOneArg(proto, st->str_get_buffer, minus_one) : NULL;
+    Py_XDECREF(minus_one);
+    Py_buffer view = {0};
+    if (buf != NULL && PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) == 0
+        && view.len == 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_RuntimeError, "get_buffer() returned an empty buffer");
+    }
+    Py_XDECREF(buf);
+    if (PyErr_Occurred()) {
+        Py_DECREF(proto);
+        return stream_failed(self, "Fatal error: protocol.get_buffer() call failed.");
+    }
+    Py_ssize_t n = stream_recv(self, view.buf, view.len);
+    PyBuffer_Release(&view);
+    if (n <= 0) {
+        Py_DECREF(proto);
+        return n == 0 ? stream_on_eof(self) : n == -3 ? -1 : 0;
+    }
+    PyObject *nobj = PyLong_FromSsize_t(n);
+    PyObject *res = nobj ? PyObject_CallMethodOneArg(proto, st->str_buffer_updated, nobj)
+                         : NULL;
+    Py_XDECREF(nobj);
+    Py_DECREF(proto);
+    if (res == NULL) {
+        return stream_failed(self, "Fatal error: protocol.buffer_updated() call failed.");
+    }
+    Py_DECREF(res);
+    return 0;
+}
+
+/* ---- writing ---- */
+
+/* The sendfile waiter: its result (exc NULL) or exception. */
+static int
+stream_settle_waiter(StreamObj *self, PyObject *exc)
+{
+    PyObject *r = exc ? PyObject_CallMethod(self->empty_waiter, "set_exception", "O", exc)
+                      : PyObject_CallMethod(self->empty_waiter, "set_result", "O", Py_None);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* Writes what can be written of the queue (one sendmsg per readiness). */
+static int
+stream_write_ready(StreamObj *self)
+{
+    if (self->conn_lost || self->wbuf.len == 0) {
+        return 0;
+    }
+    struct iovec iov[STREAM_IOV_MAX];
+    struct msghdr msg = {0};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)wbuf_fill_iov(&self->wbuf, iov);
+    ssize_t n = sendmsg(self->fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+        int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
+            return 0;
+        }
+        stream_unwatch(self, 1);
+        wbuf_clear(&self->wbuf);
+        ca_err_from_errno(-err);
+        PyObject *exc = ca_err_fetch();
+        int rc = stream_fatal(self, exc, "Fatal write error on socket transport");
+        if (rc == 0 && self->empty_waiter != NULL) {
+            rc = stream_settle_waiter(self, exc);
+        }
+        Py_DECREF(exc);
+        return rc;
+    }
+    wbuf_consume(&self->wbuf, n);
+    if (stream_maybe_resume(self) < 0) {
+        return -1;
+    }
+    if (self->wbuf.len > 0) {
+        return 0;
+    }
+    stream_unwatch(self, 1);
+    if (self->empty_waiter != NULL && stream_settle_waiter(self, NULL) < 0) {
+        return -1;
+    }
+    if (self->closing) {
+        PyObject *r = PyObject_CallMethod((PyObject *)self, "_call_connection_lost", "O",
+                                          Py_None);
+        Py_XDECREF(r);
+        return r ? 0 : -1;
+    }
+    if (self->eof) {
+        (void)shutdown(self->fd, SHUT_WR);
+    }
+    return 0;
+}
+
+/* Queues data[sent:] (a new bytes object unless data is bytes and nothing
+ * was sent: bytes cannot change under us, a bytearray can). */
+static int
+stream_queue(StreamObj *self, PyObject *data, const char *buf, Py_ssize_t len,
+             Py_ssize_t sent)
+{
+    PyObject *chunk;
+    if (sent == 0 && PyBytes_CheckExact(data)) {
+        chunk = Py_NewRef(data);
+    }
+    else if ((chunk = PyBytes_FromStringAndSize(buf + sent, len - sent)) == NULL) {
+        return -1;
+    }
+    if (wbuf_push(&self->wbuf, chunk) < 0) {
+        Py_DECREF(chunk);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+stream_check_writable(StreamObj *self, PyObject *data)
+{
+    if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
+        PyObject *name = PyType_GetName(Py_TYPE(data));
+        if (name != NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "data argument must be a bytes-like object, not %R", name);
+            Py_DECREF(name);
+        }
+        return -1;
+    }
+    if (self->eof) {
+        PyErr_SetString(PyExc_RuntimeError, "Cannot call write() after write_eof()");
+        return -1;
+    }
+    if (self->empty_waiter != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
+        return -1;
+    }
+    return 0;
+}
+
+/* After the connection was lost, writes are dropped; asyncio warns from
+ * the fifth on. */
+static int
+stream_write_lost(StreamObj *self)
+{
+    if (self->conn_lost >= STREAM_CONNLOST_LOG) {
+        PyObject *r = PyObject_CallMethod(stream_state(self)->logger, "warning", "s",
+                                          "socket.send() raised exception.");
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    self->conn_lost++;
+    return 0;
+}
+
+/* Sends at once what the socket takes and queues the rest. */
+static int
+stream_write_buffer(StreamObj *self, PyObject *data, const char *buf, Py_ssize_t len)
+{
+    Py_ssize_t sent = 0;
+    if (self->wbuf.len == 0) {
+        ssize_t n = send(self->fd, buf, (size_t)len, MSG_NOSIGNAL);
+        if (n < 0) {
+            int err = errno;
+            if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+                return stream_errno_failed(self, -err,
+                                           "Fatal write error on socket transport");
+            }
+            n = 0;
+        }
+        sent = n;
+        if (sent == len) {
+            return 0;
+        }
+        if (stream_watch(self, 1) < 0) {
+            return -1;
+        }
+    }
+    if (stream_queue(self, data, buf, len, sent) < 0) {
+        return -1;
+    }
+    return stream_maybe_pause(self);
+}
+
+static int
+stream_write(StreamObj *self, PyObject *data)
+{
+    if (stream_check_writable(self, data) < 0) {
+        return -1;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
+        return -1;
+    }
+    int rc = 0;
+    if (view.len == 0) {
+        rc = 0;
+    }
+    else if (self->conn_lost) {
+        rc = stream_write_lost(self);
+    }
+    else {
+        rc = stream_write_buffer(self, data, view.buf, view.len);
+    }
+    PyBuffer_Release(&view);
+    return rc;
+}
+
+/* ---- creation ---- */
+
+static void
+stream_set_nodelay(int fd)
+{
+    int domain = 0, type = 0, proto = 0, one = 1;
+    socklen_t len = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0
+        || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0
+        || getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0) {
+        return;
+    }
+    if ((domain == AF_INET || domain == AF_INET6) && type == SOCK_STREAM
+        && proto == IPPROTO_TCP) {
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+}
+
+/* sock.<method>(), or None if it raises OSError. */
+static PyObject *
+stream_sock_name(PyObject *sock, const char *method)
+{
+    PyObject *r = PyObject_CallMethod(sock, method, NULL);
+    if (r == NULL && PyErr_ExceptionMatches(PyExc_OSError)) {
+        PyErr_Clear();
+        r = Py_NewRef(Py_None);
+    }
+    return r;
+}
+
+/* asyncio's extra info: the caller's, plus socket, sockname, peername. */
+static PyObject *
+stream_make_extra(ca_state *st, PyObject *sock, PyObject *extra)
+{
+    PyObject *d = extra && extra != Py_None ? PyDict_Copy(extra) : PyDict_New();
+    PyObject *tsock = NULL, *name = NULL;
+    if (d == NULL) {
+        return NULL;
+    }
+    if ((tsock = PyObject_CallOneArg(st->TransportSocket, sock)) == NULL
+        || PyDict_SetItemString(d, "socket", tsock) < 0
+        || (name = stream_sock_name(sock, "getsockname")) == NULL
+        || PyDict_SetItemString(d, "sockname", name) < 0) {
+        goto error;
+    }
+    Py_CLEAR(name);
+    int has = PyDict_Contains(d, st->str_peername);
+    if (has < 0) {
+        goto error;
+    }
+    if (!has && ((name = stream_sock_name(sock, "getpeername")) == NULL
+                 || PyDict_SetItem(d, st->str_peername, name) < 0)) {
+        goto error;
+    }
+    Py_XDECREF(name);
+    Py_DECREF(tsock);
+    return d;
+error:
+    Py_XDECREF(name);
+    Py_XDECREF(tsock);
+    Py_DECREF(d);
+    return NULL;
+}
+
+static int
+stream_set_protocol(StreamObj *self, PyObject *protocol)
+{
+    int buffered = PyObject_IsInstance(protocol, stream_state(self)->BufferedProtocol);
+    if (buffered < 0) {
+        return -1;
+    }
+    self->buffered = (char)buffered;
+    Py_XSETREF(self->protocol, Py_NewRef(protocol));
+    return 0;
+}
+
+static int
+stream_attach(StreamObj *self, PyObject *server)
+{
+    if (server == NULL || server == Py_None) {
+        return 0;
+    }
+    self->server = Py_NewRef(server);
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *r = PyObject_CallMethod(server, "_attach", "O", (PyObject *)self);
+#else
+    PyObject *r = PyObject_CallMethod(server, "_attach", NULL);
+#endif
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* connection_made, then reading, then the waiter's result: three
+ * callbacks, as asyncio schedules them. */
+static int
+stream_schedule_start(StreamObj *self, PyObject *waiter)
+{
+    PyObject *made = PyObject_GetAttrString(self->protocol, "connection_made");
+    if (made == NULL) {
+        return -1;
+    }
+    PyObject *arg = (PyObject *)self;
+    int rc = stream_call_soon(self, made, &arg, 1);
+    Py_DECREF(made);
+    if (rc < 0 || stream_call_soon_method(self, "_start_reading", NULL) < 0) {
+        return -1;
+    }
+    if (waiter == NULL || waiter == Py_None) {
+        return 0;
+    }
+    PyObject *args[2] = {waiter, Py_None};
+    return stream_call_soon(self, stream_state(self)->set_result_unless_cancelled, args, 2);
+}
+
+static int
+stream_init_slots(StreamObj *self, PyObject *extra)
+{
+    if (stream_set_slot(self, "_extra", extra) < 0
+        || stream_set_slot(self, "_loop", (PyObject *)self->loop) < 0
+        || stream_set_slot(self, "_protocol_paused", Py_False) < 0
+        || stream_set_slot_ssize(self, "_high_water", self->high) < 0
+        || stream_set_slot_ssize(self, "_low_water", self->low) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+PyObject *
+ca_stream_new(LoopObj *loop, PyObject *sock, PyObject *protocol, PyObject *waiter,
+              PyObject *extra, PyObject *server)
+{
+    ca_state *st = loop->state;
+    if (ca_loop_check_closed(loop) < 0) {
+        return NULL;
+    }
+    PyObject *fdobj = PyObject_CallMethodNoArgs(sock, st->str_fileno);
+    long fd = fdobj ? PyLong_AsLong(fdobj) : -1;
+    Py_XDECREF(fdobj);
+    if (fd < 0 || fd > INT_MAX) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld", fd);
+        }
+        return NULL;
+    }
+    StreamObj *self = PyObject_GC_New(StreamObj, st->StreamTransportType);
+    if (self == NULL) {
+        return NULL;
+    }
+    memset((char *)self + sizeof(PyObject), 0, sizeof(StreamObj) - sizeof(PyObject));
+    self->loop = (LoopObj *)Py_NewRef((PyObject *)loop);
+    self->sock = Py_NewRef(sock);
+    self->fd = (int)fd;
+    self->high = 64 * 1024;
+    self->low = 16 * 1024;
+    PyObject_GC_Track(self);
+    PyObject *ex = stream_make_extra(st, sock, extra);
+    if (ex == NULL || stream_init_slots(self, ex) < 0 || stream_set_protocol(self, protocol) < 0
+        || stream_attach(self, server) < 0
+        || ca_io_claim_fd(loop, (int)fd, (PyObject *)self) < 0) {
+        goto error;
+    }
+    Py_CLEAR(ex);
+    stream_set_nodelay((int)fd);
+    if (stream_schedule_start(self, waiter) < 0) {
+        goto error;
+    }
+    return (PyObject *)self;
+error:
+    Py_XDECREF(ex);
+    /* Not the caller's to close: the socket stays theirs on failure. */
+    stream_release_fd(self);
+    Py_CLEAR(self->sock);
+    Py_CLEAR(self->server);
+    Py_DECREF(self);
+    return NULL;
+}
+
+int
+ca_stream_ready(LoopObj *loop, PyObject *obj, int writer)
+{
+    if (Py_IS_TYPE(obj, loop->state->AccepterType)) {
+        return ca_accepter_ready(loop, obj);
+    }
+    StreamObj *self = (StreamObj *)Py_NewRef(obj);
+    int rc = 0;
+    if (writer) {
+        rc = stream_write_ready(self);
+    }
+    else if (!self->conn_lost) {
+        rc = self->buffered ? stream_read_buffered(self) : stream_read_data(self);
+    }
+    Py_DECREF(self);
+    return rc;
+}
+
+void
+ca_streams_release(LoopObj *loop)
+{
+    free(loop->stream_scratch);
+    loop->stream_scratch = NULL;
+}
+
+/* ---- Python-facing methods ---- */
+
+static PyObject *
+stream_py_write(StreamObj *self, PyObject *data)
+{
+    if (stream_write(self, data) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* One write of the joined buffers (3.12+ asyncio checks for write_eof
+ * first, with its own message; 3.11 joins, then write() complains). */
+static PyObject *
+stream_py_writelines(StreamObj *self, PyObject *lines)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (self->eof) {
+        PyErr_SetString(PyExc_RuntimeError, "Cannot call writelines() after write_eof()");
+        return NULL;
+    }
+    if (self->empty_waiter != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "unable to writelines; sendfile is in progress");
+        return NULL;
+    }
+#endif
+    PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+    PyObject *data = empty ? PyObject_CallMethod(empty, "join", "O", lines) : NULL;
+    Py_XDECREF(empty);
+    if (data == NULL) {
+        return NULL;
+    }
+    PyObject *r = stream_py_write(self, data);
+    Py_DECREF(data);
+    return r;
+}
+
+static PyObject *
+stream_py_write_eof(StreamObj *self, PyObject *unused)
+{
+    if (self->closing || self->eof) {
+        Py_RETURN_NONE;
+    }
+    self->eof = 1;
+    if (self->wbuf.len == 0 && shutdown(self->fd, SHUT_WR) < 0) {
+        ca_err_from_errno(-errno);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_py_can_write_eof(StreamObj *self, PyObject *unused)
+{
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+stream_py_close(StreamObj *self, PyObject *unused)
+{
+    if (stream_close(self) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_py_abort(StreamObj *self, PyObject *unused)
+{
+    if (stream_force_close(self, NULL) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_py_force_close(StreamObj *self, PyObject *exc)
+{
+    if (stream_force_close(self, exc == Py_None ? NULL : exc) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_py_is_closing(StreamObj *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->closing);
+}
+
+static int
+stream_is_reading(StreamObj *self)
+{
+    return !self->closing && !self->paused;
+}
+
+static PyObject *
+stream_py_is_reading(StreamObj *self, PyObject *unused)
+{
+    return PyBool_FromLong(stream_is_reading(self));
+}
+
+static int
+stream_log_debug(StreamObj *self, const char *fmt)
+{
+    if (!self->loop->debug) {
+        return 0;
+    }
+    PyObject *r = PyObject_CallMethod(stream_state(self)->logger, "debug", "sO", fmt,
+                                      (PyObject *)self);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+static PyObject *
+stream_py_pause_reading(StreamObj *self, PyObject *unused)
+{
+    if (!stream_is_reading(self)) {
+        Py_RETURN_NONE;
+    }
+    self->paused = 1;
+    stream_unwatch(self, 0);
+    if (stream_log_debug(self, "%r pauses reading") < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_py_resume_reading(StreamObj *self, PyObject *unused)
+{
+    if (self->closing || !self->paused) {
+        Py_RETURN_NONE;
+    }
+    self->paused = 0;
+    if (stream_watch(self, 0) < 0 || stream_log_debug(self, "%r resumes reading") < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_py_start_reading(StreamObj *self, PyObject *unused)
+{
+    if (stream_is_reading(self) && stream_watch(self, 0) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_py_call_connection_lost(StreamObj *self, PyObject *exc)
+{
+    if (self->lost) {
+        Py_RETURN_NONE;
+    }
+    self->lost = 1;
+    PyObject *r = NULL;
+    if (self->protocol != NULL) {
+        PyObject *proto = Py_NewRef(self->protocol);
+        r = PyObject_CallMethod(proto, "connection_lost", "O", exc);
+        Py_DECREF(proto);
+    }
+    else {
+        r = Py_NewRef(Py_None);
+    }
+    PyObject *err = r ? NULL : ca_err_fetch();
+    int rc = stream_release(self);
+    if (self->empty_waiter != NULL) {
+        PyObject *lost = PyObject_CallFunction(PyExc_ConnectionError, "s",
+                                               "Connection is closed by peer");
+        if (lost == NULL || stream_settle_waiter(self, lost) < 0) {
+            rc = -1;
+        }
+        Py_XDECREF(lost);
+    }
+    if (err != NULL) {
+        if (rc < 0) {
+            PyErr_Clear();
+        }
+        Py_XDECREF(r);
+        ca_err_restore(err);
+        return NULL;
+    }
+    if (rc < 0) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* For loop.sendfile (casyncio/_loop.py): a future done once the write
+ * queue is empty.  While it is set the socket is sendfile's, so the fd
+ * is not claimed (asyncio removes the transport from _transports). */
+static PyObject *
+stream_py_make_empty_waiter(StreamObj *self, PyObject *unused)
+{
+    if (self->empty_waiter != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Empty waiter is already set");
+        return NULL;
+    }
+    self->empty_waiter = PyObject_CallMethod((PyObject *)self->loop, "create_future", NULL);
+    if (self->empty_waiter == NULL
+        || (self->wbuf.len == 0 && stream_settle_waiter(self, NULL) < 0)) {
+        Py_CLEAR(self->empty_waiter);
+        return NULL;
+    }
+    stream_release_fd(self);
+    return Py_NewRef(self->empty_waiter);
+}
+
+static PyObject *
+stream_py_reset_empty_waiter(StreamObj *self, PyObject *unused)
+{
+    Py_CLEAR(self->empty_waiter);
+    if (!self->closing && ca_io_claim_fd(self->loop, self->fd, (PyObject *)self) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_py_get_protocol(StreamObj *self, PyObject *unused)
+{
+    return Py_NewRef(self->protocol ? self->protocol : Py_None);
+}
+
+static PyObject *
+stream_py_set_protocol(StreamObj *self, PyObject *protocol)
+{
+    if (stream_set_protocol(self, protocol) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_py_get_write_buffer_size(StreamObj *self, PyObject *unused)
+{
+    return PyLong_FromSsize_t(self->wbuf.size);
+}
+
+static PyObject *
+stream_py_get_write_buffer_limits(StreamObj *self, PyObject *unused)
+{
+    return Py_BuildValue("(nn)", self->low, self->high);
+}
+
+/* asyncio's defaults: high 64 KiB, or 4 * low; low high // 4. */
+static int
+stream_parse_limits(PyObject *high_o, PyObject *low_o, Py_ssize_t *high, Py_ssize_t *low)
+{
+    if (high_o == Py_None) {
+        *high = 64 * 1024;
+        if (low_o != Py_None) {
+            *low = PyNumber_AsSsize_t(low_o, PyExc_OverflowError);
+            *high = *low * 4;
+        }
+    }
+    else {
+        *high = PyNumber_AsSsize_t(high_o, PyExc_OverflowError);
+    }
+    if (low_o == Py_None) {
+        *low = *high / 4;
+        if (*high < 0 && *high % 4) {
+            *low -= 1;  /* Python's floor division */
+        }
+    }
+    else {
+        *low = PyNumber_AsSsize_t(low_o, PyExc_OverflowError);
+    }
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (!(*high >= *low && *low >= 0)) {
+        PyErr_Format(PyExc_ValueError, "high (%zd) must be >= low (%zd) must be >= 0",
+                     *high, *low);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+stream_py_set_write_buffer_limits(StreamObj *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"high", "low", NULL};
+    PyObject *high_o = Py_None, *low_o = Py_None;
+    Py_ssize_t high, low;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:set_write_buffer_limits", kwlist,
+                                     &high_o, &low_o)
+        || stream_parse_limits(high_o, low_o, &high, &low) < 0) {
+        return NULL;
+    }
+    self->high = high;
+    self->low = low;
+    if (stream_set_slot_ssize(self, "_high_water", high) < 0
+        || stream_set_slot_ssize(self, "_low_water", low) < 0
+        || stream_maybe_pause(self) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_get_sock(StreamObj *self, void *c)
+{
+    return Py_NewRef(self->sock ? self->sock : Py_None);
+}
+
+static PyObject *
+stream_get_fd(StreamObj *self, void *c)
+{
+    return PyLong_FromLong(self->fd);
+}
+
+static PyObject *
+stream_repr(StreamObj *self)
+{
+    PyObject *name = PyType_GetName(Py_TYPE(self));
+    if (name == NULL) {
+        return NULL;
+    }
+    const char *state = self->sock == NULL ? " closed" : self->closing ? " closing" : "";
+    PyObject *r;
+    if (self->sock == NULL || self->loop->closed) {
+        r = PyUnicode_FromFormat("<%U%s fd=%d>", name, state, self->fd);
+    }
+    else {
+        int reading = stream_is_reading(self) && !self->lost;
+        r = PyUnicode_FromFormat("<%U%s fd=%d read=%s write=<%s, bufsize=%zd>>", name,
+                                 state, self->fd, reading ? "polling" : "idle",
+                                 self->wbuf.len ? "polling" : "idle", self->wbuf.size);
+    }
+    Py_DECREF(name);
+    return r;
+}
+
+/* ---- slots ---- */
+
+static void
+stream_finalize(StreamObj *self)
+{
+    if (self->sock == NULL || self->loop == NULL) {
+        return;
+    }
+    PyObject *exc = ca_err_fetch();
+    if (PyErr_ResourceWarning((PyObject *)self, 1, "unclosed transport %R",
+                              (PyObject *)self) < 0) {
+        PyErr_WriteUnraisable((PyObject *)self);
+    }
+    wbuf_clear(&self->wbuf);
+    if (stream_release(self) < 0) {
+        PyErr_WriteUnraisable((PyObject *)self);
+    }
+    if (exc != NULL) {
+        ca_err_restore(exc);
+    }
+}
+
+static int
+stream_traverse(StreamObj *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    for (int i = 0; i < STREAM_BASE_SLOTS; i++) {
+        Py_VISIT(self->base_slots[i]);
+    }
+    Py_VISIT((PyObject *)self->loop);
+    Py_VISIT(self->sock);
+    Py_VISIT(self->protocol);
+    Py_VISIT(self->server);
+    Py_VISIT(self->empty_waiter);
+    for (Py_ssize_t i = 0; i < self->wbuf.len; i++) {
+        Py_VISIT(self->wbuf.items[self->wbuf.head + i]);
+    }
+    return 0;
+}
+
+static int
+stream_clear(StreamObj *self)
+{
+    if (self->loop != NULL) {
+        stream_release_fd(self);
+    }
+    for (int i = 0; i < STREAM_BASE_SLOTS; i++) {
+        Py_CLEAR(self->base_slots[i]);
+    }
+    wbuf_clear(&self->wbuf);
+    Py_CLEAR(self->sock);
+    Py_CLEAR(self->protocol);
+    Py_CLEAR(self->server);
+    Py_CLEAR(self->empty_waiter);
+    Py_CLEAR(self->loop);
+    return 0;
+}
+
+static void
+stream_dealloc(StreamObj *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0) {
+        return;  /* resurrected */
+    }
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)self);
+    }
+    (void)stream_clear(self);
+    free(self->wbuf.items);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+/* ---- tables ---- */
+
+static PyMethodDef stream_methods[] = {
+    {"write", (PyCFunction)stream_py_write, METH_O,
+     "write($self, data, /)\n--\n\nSend data: at once if the socket takes it, else "
+     "queued and sent when the socket is writable."},
+    {"writelines", (PyCFunction)stream_py_writelines, METH_O,
+     "writelines($self, list_of_data, /)\n--\n\nWrite the concatenated buffers."},
+    {"write_eof", (PyCFunction)stream_py_write_eof, METH_NOARGS,
+     "write_eof($self, /)\n--\n\nShut the write side down once the queue is sent."},
+    {"can_write_eof", (PyCFunction)stream_py_can_write_eof, METH_NOARGS,
+     "can_write_eof($self, /)\n--\n\nTrue: stream sockets can half-close."},
+    {"close", (PyCFunction)stream_py_close, METH_NOARGS,
+     "close($self, /)\n--\n\nStop reading; connection_lost(None) follows once the "
+     "queued data is sent."},
+    {"abort", (PyCFunction)stream_py_abort, METH_NOARGS,
+     "abort($self, /)\n--\n\nClose at once, dropping queued data."},
+    {"is_closing", (PyCFunction)stream_py_is_closing, METH_NOARGS,
+     "is_closing($self, /)\n--\n\nTrue once close() or abort() was called."},
+    {"is_reading", (PyCFunction)stream_py_is_reading, METH_NOARGS,
+     "is_reading($self, /)\n--\n\nTrue unless reading is paused or closing."},
+    {"pause_reading", (PyCFunction)stream_py_pause_reading, METH_NOARGS,
+     "pause_reading($self, /)\n--\n\nStop calling data_received until resumed."},
+    {"resume_reading", (PyCFunction)stream_py_resume_reading, METH_NOARGS,
+     "resume_reading($self, /)\n--\n\nResume after pause_reading()."},
+    {"get_protocol", (PyCFunction)stream_py_get_protocol, METH_NOARGS,
+     "get_protocol($self, /)\n--\n\nThe current protocol."},
+    {"set_protocol", (PyCFunction)stream_py_set_protocol, METH_O,
+     "set_protocol($self, protocol, /)\n--\n\nReplace the protocol."},
+    {"get_write_buffer_size", (PyCFunction)stream_py_get_write_buffer_size,
+     METH_NOARGS, "get_write_buffer_size($self, /)\n--\n\nBytes queued, not yet sent."},
+    {"get_write_buffer_limits", (PyCFunction)stream_py_get_write_buffer_limits,
+     METH_NOARGS, "get_write_buffer_limits($self, /)\n--\n\nThe (low, high) marks."},
+    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))stream_py_set_write_buffer_limits,
+     METH_VARARGS | METH_KEYWORDS,
+     "set_write_buffer_limits($self, /, high=None, low=None)\n--\n\n"
+     "Set the marks at which pause_writing/resume_writing are called."},
+    {"_force_close", (PyCFunction)stream_py_force_close, METH_O, NULL},
+    {"_call_connection_lost", (PyCFunction)stream_py_call_connection_lost, METH_O, NULL},
+    {"_start_reading", (PyCFunction)stream_py_start_reading, METH_NOARGS, NULL},
+    {"_make_empty_waiter", (PyCFunction)stream_py_make_empty_waiter, METH_NOARGS, NULL},
+    {"_reset_empty_waiter", (PyCFunction)stream_py_reset_empty_waiter, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef stream_getset[] = {
+    {"_sock", (getter)stream_get_sock, NULL, NULL, NULL},
+    {"_sock_fd", (getter)stream_get_fd, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef stream_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(StreamObj, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot stream_slots[] = {
+    {Py_tp_doc, "A TCP or Unix stream transport (asyncio.Transport)."},
+    {Py_tp_methods, stream_methods},
+    {Py_tp_getset, stream_getset},
+    {Py_tp_members, stream_members},
+    {Py_tp_repr, stream_repr},
+    {Py_tp_traverse, stream_traverse},
+    {Py_tp_clear, stream_clear},
+    {Py_tp_finalize, stream_finalize},
+    {Py_tp_dealloc, stream_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec stream_spec = {
+    .name = "casyncio._core.SocketTransport",
+    .basicsize = sizeof(StreamObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE
+             | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = stream_slots,
+};
+
+static PyObject *
+stream_import(const char *module, const char *name)
+{
+    PyObject *mod = PyImport_ImportModule(module);
+    if (mod == NULL) {
+        return NULL;
+    }
+    PyObject *attr = PyObject_GetAttrString(mod, name);
+    Py_DECREF(mod);
+    return attr;
+}
+
+/* The base must have exactly the slots our struct reserves for it. */
+static int
+stream_check_base(PyTypeObject *base)
+{
+    if (base->tp_basicsize != (Py_ssize_t)offsetof(StreamObj, weakreflist)
+        || base->tp_dictoffset != 0 || base->tp_weaklistoffset != 0) {
+        PyErr_SetString(PyExc_ImportError,
+                        "asyncio.transports._FlowControlMixin has an unexpected layout");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+stream_cache(ca_state *st)
+{
+    if ((st->TransportSocket = stream_import("asyncio.trsock", "TransportSocket")) == NULL
+        || (st->BufferedProtocol = stream_import("asyncio.protocols", "BufferedProtocol"))
+               == NULL
+        || (st->set_result_unless_cancelled
+            = stream_import("asyncio.futures", "_set_result_unless_cancelled")) == NULL
+        || (st->str_data_received = PyUnicode_InternFromString("data_received")) == NULL
+        || (st->str_get_buffer = PyUnicode_InternFromString("get_buffer")) == NULL
+        || (st->str_buffer_updated = PyUnicode_InternFromString("buffer_updated")) == NULL
+        || (st->str_eof_received = PyUnicode_InternFromString("eof_received")) == NULL
+        || (st->str_peername = PyUnicode_InternFromString("peername")) == NULL) {
+        return -1;
+    }
+    return 0;
+}
+
+int
+ca_stream_types_init(PyObject *module, ca_state *st)
+{
+    PyObject *base = stream_import("asyncio.transports", "_FlowControlMixin");
+    PyObject *mode = NULL;
+    if (base == NULL || stream_check_base((PyTypeObject *)base) < 0) {
+        goto error;
+    }
+    st->StreamTransportType
+        = (PyTypeObject *)PyType_FromModuleAndSpec(module, &stream_spec, base);
+    Py_CLEAR(base);
+    if (st->StreamTransportType == NULL) {
+        goto error;
+    }
+    /* loop.sendfile() tries os.sendfile (sock_sendfile) on our transports,
+     * then asyncio's write-based fallback. */
+    PyObject *modes = stream_import("asyncio.constants", "_SendfileMode");
+    mode = modes ? PyObject_GetAttrString(modes, "TRY_NATIVE") : NULL;
+    Py_XDECREF(modes);
+    if (mode == NULL
+        || PyObject_SetAttrString((PyObject *)st->StreamTransportType,
+                                  "_sendfile_compatible", mode) < 0) {
+        goto error;
+    }
+    Py_CLEAR(mode);
+    /* start_tls() layers asyncio's SSL protocol over it. */
+    if (PyObject_SetAttrString((PyObject *)st->StreamTransportType,
+                               "_start_tls_compatible", Py_True) < 0) {
+        goto error;
+    }
+    st->AccepterType
+        = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ca_accepter_spec, NULL);
+    if (st->AccepterType == NULL
+        || PyModule_AddType(module, st->StreamTransportType) < 0
+        || PyModule_AddType(module, st->AccepterType) < 0) {
+        goto error;
+    }
+    return stream_cache(st);
+error:
+    Py_XDECREF(base);
+    Py_XDECREF(mode);
+    return -1;
+}
+
+/* loop._make_socket_transport(sock, protocol, waiter=None, *, extra=None,
+ * server=None), the hook asyncio's create_connection & co. call. */
+PyObject *
+ca_loop_make_socket_transport(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    PyObject *sock = NULL, *protocol = NULL, *waiter = Py_None, *extra = Py_None,
+             *server = Py_None;
+    PyObject **pos[3] = {&sock, &protocol, &waiter};
+    if (nargs < 2 || nargs > 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "_make_socket_transport() takes 2 or 3 positional arguments (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        *pos[i] = args[i];
+    }
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+        if (PyUnicode_CompareWithASCIIString(k, "extra") == 0) {
+            extra = args[nargs + i];
+        }
+        else if (PyUnicode_CompareWithASCIIString(k, "server") == 0) {
+            server = args[nargs + i];
+        }
+        else if (PyUnicode_CompareWithASCIIString(k, "waiter") == 0) {
+            waiter = args[nargs + i];
+        }
+        else {
+            PyErr_Format(PyExc_TypeError,
+                         "_make_socket_transport() got an unexpected keyword argument %R", k);
+            return NULL;
+        }
+    }
+    return ca_stream_new(loop, sock, protocol, waiter, extra, server);
+}
