@@ -952,13 +952,24 @@ futureiter_iternext(FutureIterObj *it)
         return result;
     case PYGEN_RETURN:
         if (result == Py_None) {
-            PyErr_SetNone(PyExc_StopIteration);
+            /* NULL with no exception set is the end of an iterator, which
+             * every caller of tp_iternext reads as StopIteration(None):
+             * 3.12+'s SEND (`await` goes through tp_iternext there, not
+             * am_send), next(), for loops, the __next__ wrapper.  Not
+             * building the exception saves ~700 instructions per await of
+             * a future whose result is None on 3.12 (Queue, Lock, Event). */
+            Py_DECREF(result);
+            return NULL;
         }
         else {
             PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, result);
             if (stop != NULL) {
+#if PY_VERSION_HEX >= 0x030C0000
+                PyErr_SetRaisedException(stop);
+#else
                 PyErr_SetObject(PyExc_StopIteration, stop);
                 Py_DECREF(stop);
+#endif
             }
         }
         Py_DECREF(result);
@@ -972,7 +983,11 @@ static PyObject *
 futureiter_send(FutureIterObj *it, PyObject *value)
 {
     /* Like a generator that has not started, only None may be sent. */
-    return futureiter_iternext(it);
+    PyObject *res = futureiter_iternext(it);
+    if (res == NULL && !PyErr_Occurred()) {
+        PyErr_SetNone(PyExc_StopIteration);  /* see futureiter_iternext */
+    }
+    return res;
 }
 
 /* throw(exc) / throw(type[, value[, tb]]): raise it at the await. */

@@ -52,6 +52,9 @@ typedef struct {
     PyObject *name;           /* NULL until asked: "Task-<name_id>" */
     PyObject *context;
     PyObject *fut_waiter;     /* the future the coroutine awaits */
+    /* The weakref (with the WeakSet's _remove callback) that is in asyncio's
+     * task registry while the task is pending; see task_unregister. */
+    PyObject *registry_ref;
     uint64_t name_id;
     int num_cancels;
     unsigned char must_cancel;
