@@ -32,28 +32,10 @@ static int task_step(ca_state *st, TaskObj *task, PyObject *exc);
 
 /* ---- asyncio's registries ---- */
 
-static int
-task_register(ca_state *st, TaskObj *task)
-{
-    /* What WeakSet.add does, without the Python call.  The task keeps the
-     * weakref so that it can take itself out when it finishes. */
-    PyObject *ref = PyWeakref_NewRef((PyObject *)task, st->registry_remove);
-    if (ref == NULL) {
-        return -1;
-    }
-    if (PySet_Add(st->registry_data, ref) < 0) {
-        Py_DECREF(ref);
-        return -1;
-    }
-    Py_XSETREF(task->registry_ref, ref);
-    return 0;
-}
-
-/* Takes a finished task out of the registry.  all_tasks() skips done tasks,
- * so this is not observable through asyncio's API; it replaces the
- * WeakSet's _remove callback, a Python call when the task dies (measured:
- * ~1,100 instructions per task on 3.11), by a set discard, and the weakref
- * is freed before the task, so its callback never runs. */
+/* Takes the task out of the registry, when it finishes or dies.  For a
+ * finished task this is not observable through asyncio's API (all_tasks()
+ * skips done tasks); it keeps the registry small.  The entry is detached
+ * whatever happens, so it never points at a freed task. */
 static void
 task_unregister(ca_state *st, TaskObj *task)
 {
@@ -62,21 +44,49 @@ task_unregister(ca_state *st, TaskObj *task)
         return;
     }
     task->registry_ref = NULL;
-    PyObject *err = ca_err_fetch();
-    if (PySet_Discard(st->registry_data, ref) < 0) {
-        PyErr_WriteUnraisable((PyObject *)task);
+    if (st->registry_data != NULL) {
+        PyObject *err = ca_err_fetch();
+        if (PySet_Discard(st->registry_data, ref) < 0) {
+            PyErr_WriteUnraisable((PyObject *)task);
+        }
+        if (err != NULL) {
+            ca_err_restore(err);
+        }
     }
+    ca_taskref_detach(ref);
     Py_DECREF(ref);
-    if (err != NULL) {
-        ca_err_restore(err);
+}
+
+static int
+task_register(ca_state *st, TaskObj *task)
+{
+    /* What WeakSet.add does, without the Python call, and with an entry the
+     * collector does not track (see taskref.c). */
+    PyObject *ref = ca_taskref_new(st, (PyObject *)task);
+    if (ref == NULL) {
+        return -1;
     }
+    if (PySet_Add(st->registry_data, ref) < 0) {
+        ca_taskref_detach(ref);
+        Py_DECREF(ref);
+        return -1;
+    }
+    task_unregister(st, task);  /* __init__ called again */
+    task->registry_ref = ref;
+    return 0;
 }
 
 static int
 task_enter(ca_state *st, PyObject *loop, PyObject *task)
 {
-    PyObject *cur = PyDict_GetItemWithError(st->current_tasks, loop);
-    if (cur != NULL) {
+    /* One lookup instead of get-then-set: the dict grows iff there was no
+     * current task. */
+    Py_ssize_t before = PyDict_GET_SIZE(st->current_tasks);
+    PyObject *cur = PyDict_SetDefault(st->current_tasks, loop, task);
+    if (cur == NULL) {
+        return -1;
+    }
+    if (PyDict_GET_SIZE(st->current_tasks) == before) {
         Py_INCREF(cur);
         PyErr_Format(PyExc_RuntimeError,
                      "Cannot enter into task %R while another task %R is being "
@@ -84,27 +94,50 @@ task_enter(ca_state *st, PyObject *loop, PyObject *task)
         Py_DECREF(cur);
         return -1;
     }
-    if (PyErr_Occurred()) {
-        return -1;
-    }
-    return PyDict_SetItem(st->current_tasks, loop, task);
+    return 0;
+}
+
+static int
+task_leave_mismatch(PyObject *task, PyObject *cur)
+{
+    cur = Py_NewRef(cur ? cur : Py_None);
+    PyErr_Format(PyExc_RuntimeError,
+                 "Leaving task %R does not match the current task %R.", task, cur);
+    Py_DECREF(cur);
+    return -1;
 }
 
 static int
 task_leave(ca_state *st, PyObject *loop, PyObject *task)
 {
+#if PY_VERSION_HEX >= 0x030D0000
+    /* One lookup: pop, and put back what was not ours (an error path). */
+    PyObject *cur = NULL;
+    int found = PyDict_Pop(st->current_tasks, loop, &cur);
+    if (found < 0) {
+        return -1;
+    }
+    if (cur == task) {
+        Py_DECREF(cur);
+        return 0;
+    }
+    if (found && PyDict_SetItem(st->current_tasks, loop, cur) < 0) {
+        Py_DECREF(cur);
+        return -1;
+    }
+    task_leave_mismatch(task, cur);
+    Py_XDECREF(cur);
+    return -1;
+#else
     PyObject *cur = PyDict_GetItemWithError(st->current_tasks, loop);
     if (cur != task) {
         if (cur == NULL && PyErr_Occurred()) {
             return -1;
         }
-        cur = Py_NewRef(cur ? cur : Py_None);
-        PyErr_Format(PyExc_RuntimeError,
-                     "Leaving task %R does not match the current task %R.", task, cur);
-        Py_DECREF(cur);
-        return -1;
+        return task_leave_mismatch(task, cur);
     }
     return PyDict_DelItem(st->current_tasks, loop);
+#endif
 }
 
 /* ---- scheduling the next step ---- */
@@ -614,7 +647,7 @@ task_clear_own(TaskObj *task)
     Py_CLEAR(task->name);
     Py_CLEAR(task->context);
     Py_CLEAR(task->fut_waiter);
-    Py_CLEAR(task->registry_ref);
+    task_unregister(task->fut.state, task);
 }
 
 static int
@@ -689,13 +722,17 @@ task_eager_start(ca_state *st, TaskObj *task)
 }
 #endif
 
+/* `fresh`: the task comes straight from tp_alloc, with nothing to reset. */
 static int
 task_init_impl(TaskObj *task, PyObject *coro, PyObject *loop, PyObject *name,
-               PyObject *context, int eager_start)
+               PyObject *context, int eager_start, int fresh)
 {
     ca_state *st = task->fut.state;
-    task_clear_own(task);
-    if (ca_future_init(&task->fut, loop) < 0) {
+    if (!fresh) {
+        task_clear_own(task);
+    }
+    if ((fresh ? ca_future_setup(&task->fut, loop)
+               : ca_future_init(&task->fut, loop)) < 0) {
         return -1;
     }
     int is_coro = task_is_coroutine(st, coro);
@@ -757,11 +794,17 @@ PyObject *
 ca_task_create(ca_state *st, PyObject *coro, PyObject *loop, PyObject *name,
                PyObject *context)
 {
-    PyObject *task = task_tp_new(st->TaskType, NULL, NULL);
-    if (task != NULL && task_init_impl((TaskObj *)task, coro, loop, name, context, 0) < 0) {
-        Py_CLEAR(task);
+    /* The state is known: no module lookup as in tp_new. */
+    TaskObj *task = (TaskObj *)st->TaskType->tp_alloc(st->TaskType, 0);
+    if (task == NULL) {
+        return NULL;
     }
-    return task;
+    ca_future_prepare(&task->fut, st);
+    if (task_init_impl(task, coro, loop, name, context, 0, 1) < 0) {
+        Py_DECREF(task);
+        return NULL;
+    }
+    return (PyObject *)task;
 }
 
 static int
@@ -782,7 +825,7 @@ task_tp_init(TaskObj *task, PyObject *args, PyObject *kwds)
         return -1;
     }
 #endif
-    return task_init_impl(task, coro, loop, name, context, eager_start);
+    return task_init_impl(task, coro, loop, name, context, eager_start, 0);
 }
 
 /* ---- Python-facing methods ---- */
@@ -999,7 +1042,6 @@ task_tp_traverse(TaskObj *task, visitproc visit, void *arg)
     Py_VISIT(task->name);
     Py_VISIT(task->context);
     Py_VISIT(task->fut_waiter);
-    Py_VISIT(task->registry_ref);
     return ca_future_traverse(&task->fut, visit, arg);
 }
 
