@@ -52,6 +52,8 @@ typedef struct {
     PyObject *name;           /* NULL until asked: "Task-<name_id>" */
     PyObject *context;
     PyObject *fut_waiter;     /* the future the coroutine awaits */
+    /* The TaskRef in asyncio's task registry while the task is pending. */
+    PyObject *registry_ref;
     uint64_t name_id;
     int num_cancels;
     unsigned char must_cancel;
@@ -62,6 +64,8 @@ typedef struct {
 /* Sets up a freshly allocated Future (or Task) of module state st. */
 void ca_future_prepare(FutureObj *fut, ca_state *st);
 int ca_future_init(FutureObj *fut, PyObject *loop);
+/* ca_future_init for a future with no state yet (fresh from tp_alloc). */
+int ca_future_setup(FutureObj *fut, PyObject *loop);
 /* loop.create_future() for a casyncio loop. */
 PyObject *ca_future_create(ca_state *st, PyObject *loop);
 int ca_future_set_result(FutureObj *fut, PyObject *result);
@@ -111,5 +115,12 @@ extern PyType_Spec ca_future_spec;
 extern PyType_Spec ca_futureiter_spec;
 extern PyType_Spec ca_task_spec;
 extern PyType_Spec ca_taskstep_spec;
+
+/* taskref.c */
+/* A new entry for asyncio's task registry, pointing at `task`. */
+PyObject *ca_taskref_new(ca_state *st, PyObject *task);
+/* Makes the entry point at nothing (its task is finishing or dying). */
+void ca_taskref_detach(PyObject *ref);
+extern PyType_Spec ca_taskref_spec;
 
 #endif

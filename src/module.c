@@ -93,9 +93,8 @@ module_cache_registry(ca_state *st)
         return -1;
     }
     st->registry_data = PyObject_GetAttrString(weakset, "data");
-    st->registry_remove = PyObject_GetAttrString(weakset, "_remove");
     Py_DECREF(weakset);
-    if (st->registry_data == NULL || st->registry_remove == NULL) {
+    if (st->registry_data == NULL) {
         return -1;
     }
     if (!PySet_Check(st->registry_data)) {
@@ -171,6 +170,7 @@ module_exec(PyObject *mod)
                            &st->TaskType) < 0
         || module_add_type(mod, &ca_futureiter_spec, NULL, &st->FutureIterType) < 0
         || module_add_type(mod, &ca_taskstep_spec, NULL, &st->TaskStepType) < 0
+        || module_add_type(mod, &ca_taskref_spec, NULL, &st->TaskRefType) < 0
         || module_add_type(mod, &ca_sockop_spec, NULL, &st->SockOpType) < 0
         || ca_stream_types_init(mod, st) < 0) {
         return -1;
@@ -195,12 +195,13 @@ module_exec(PyObject *mod)
 /* Visits (or clears) every object reference of the state, once. */
 #define CA_STATE_REFS(X)                                                       \
     X(LoopType) X(HandleType) X(TimerHandleType) X(FutureType) X(TaskType)     \
-    X(FutureIterType) X(TaskStepType) X(SockOpType) X(format_callback_source)  \
+    X(FutureIterType) X(TaskStepType) X(TaskRefType) X(SockOpType)             \
+    X(format_callback_source)                                                  \
     X(extract_stack) X(format_handle) X(iscoroutine) X(iscoroutinefunction)    \
     X(is_debug_mode) X(logger) X(CancelledError) X(InvalidStateError)          \
     X(get_event_loop) X(future_repr) X(task_repr) X(task_get_stack)            \
     X(task_print_stack) X(SSLSocket) X(SendfileNotAvailableError)              \
-    X(current_tasks) X(registry_data) X(registry_remove)                       \
+    X(current_tasks) X(registry_data)                                          \
     X(eager_tasks) X(coroutine_types) X(str_call_exception_handler)            \
     X(str_timer_handle_cancelled) X(str_get_debug) X(str_warning)              \
     X(str_message) X(str_exception) X(str_handle) X(str_source_traceback)      \
@@ -231,6 +232,9 @@ module_clear(PyObject *mod)
 #define CA_CLEAR(name) Py_CLEAR(st->name);
     CA_STATE_REFS(CA_CLEAR)
 #undef CA_CLEAR
+    while (st->fi_nfree > 0) {
+        PyObject_GC_Del(st->fi_free[--st->fi_nfree]);
+    }
     return 0;
 }
 

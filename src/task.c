@@ -32,24 +32,61 @@ static int task_step(ca_state *st, TaskObj *task, PyObject *exc);
 
 /* ---- asyncio's registries ---- */
 
-static int
-task_register(ca_state *st, PyObject *task)
+/* Takes the task out of the registry, when it finishes or dies.  For a
+ * finished task this is not observable through asyncio's API (all_tasks()
+ * skips done tasks); it keeps the registry small.  The entry is detached
+ * whatever happens, so it never points at a freed task. */
+static void
+task_unregister(ca_state *st, TaskObj *task)
 {
-    /* What WeakSet.add does, without the Python call. */
-    PyObject *ref = PyWeakref_NewRef(task, st->registry_remove);
+    PyObject *ref = task->registry_ref;
+    if (ref == NULL) {
+        return;
+    }
+    task->registry_ref = NULL;
+    if (st->registry_data != NULL) {
+        PyObject *err = ca_err_fetch();
+        if (PySet_Discard(st->registry_data, ref) < 0) {
+            PyErr_WriteUnraisable((PyObject *)task);
+        }
+        if (err != NULL) {
+            ca_err_restore(err);
+        }
+    }
+    ca_taskref_detach(ref);
+    Py_DECREF(ref);
+}
+
+static int
+task_register(ca_state *st, TaskObj *task)
+{
+    /* What WeakSet.add does, without the Python call, and with an entry the
+     * collector does not track (see taskref.c). */
+    PyObject *ref = ca_taskref_new(st, (PyObject *)task);
     if (ref == NULL) {
         return -1;
     }
-    int rc = PySet_Add(st->registry_data, ref);
-    Py_DECREF(ref);
-    return rc;
+    if (PySet_Add(st->registry_data, ref) < 0) {
+        ca_taskref_detach(ref);
+        Py_DECREF(ref);
+        return -1;
+    }
+    task_unregister(st, task);  /* __init__ called again */
+    task->registry_ref = ref;
+    return 0;
 }
 
 static int
 task_enter(ca_state *st, PyObject *loop, PyObject *task)
 {
-    PyObject *cur = PyDict_GetItemWithError(st->current_tasks, loop);
-    if (cur != NULL) {
+    /* One lookup instead of get-then-set: the dict grows iff there was no
+     * current task. */
+    Py_ssize_t before = PyDict_GET_SIZE(st->current_tasks);
+    PyObject *cur = PyDict_SetDefault(st->current_tasks, loop, task);
+    if (cur == NULL) {
+        return -1;
+    }
+    if (PyDict_GET_SIZE(st->current_tasks) == before) {
         Py_INCREF(cur);
         PyErr_Format(PyExc_RuntimeError,
                      "Cannot enter into task %R while another task %R is being "
@@ -57,27 +94,50 @@ task_enter(ca_state *st, PyObject *loop, PyObject *task)
         Py_DECREF(cur);
         return -1;
     }
-    if (PyErr_Occurred()) {
-        return -1;
-    }
-    return PyDict_SetItem(st->current_tasks, loop, task);
+    return 0;
+}
+
+static int
+task_leave_mismatch(PyObject *task, PyObject *cur)
+{
+    cur = Py_NewRef(cur ? cur : Py_None);
+    PyErr_Format(PyExc_RuntimeError,
+                 "Leaving task %R does not match the current task %R.", task, cur);
+    Py_DECREF(cur);
+    return -1;
 }
 
 static int
 task_leave(ca_state *st, PyObject *loop, PyObject *task)
 {
+#if PY_VERSION_HEX >= 0x030D0000
+    /* One lookup: pop, and put back what was not ours (an error path). */
+    PyObject *cur = NULL;
+    int found = PyDict_Pop(st->current_tasks, loop, &cur);
+    if (found < 0) {
+        return -1;
+    }
+    if (cur == task) {
+        Py_DECREF(cur);
+        return 0;
+    }
+    if (found && PyDict_SetItem(st->current_tasks, loop, cur) < 0) {
+        Py_DECREF(cur);
+        return -1;
+    }
+    task_leave_mismatch(task, cur);
+    Py_XDECREF(cur);
+    return -1;
+#else
     PyObject *cur = PyDict_GetItemWithError(st->current_tasks, loop);
     if (cur != task) {
         if (cur == NULL && PyErr_Occurred()) {
             return -1;
         }
-        cur = Py_NewRef(cur ? cur : Py_None);
-        PyErr_Format(PyExc_RuntimeError,
-                     "Leaving task %R does not match the current task %R.", task, cur);
-        Py_DECREF(cur);
-        return -1;
+        return task_leave_mismatch(task, cur);
     }
     return PyDict_DelItem(st->current_tasks, loop);
+#endif
 }
 
 /* ---- scheduling the next step ---- */
@@ -391,14 +451,19 @@ task_step_impl(ca_state *st, TaskObj *task, PyObject *exc)
     switch (status) {
     case PYGEN_RETURN:
         rc = task_on_return(task, result);
+        Py_DECREF(result);
         break;
     case PYGEN_NEXT:
         rc = task_on_yield(st, task, result);
+        Py_DECREF(result);
         break;
     default:
-        return task_on_error(st, task);
+        rc = task_on_error(st, task);
+        break;
     }
-    Py_DECREF(result);
+    if (task->fut.fstate != CA_FUT_PENDING) {
+        task_unregister(st, task);
+    }
     return rc;
 }
 
@@ -582,6 +647,7 @@ task_clear_own(TaskObj *task)
     Py_CLEAR(task->name);
     Py_CLEAR(task->context);
     Py_CLEAR(task->fut_waiter);
+    task_unregister(task->fut.state, task);
 }
 
 static int
@@ -650,19 +716,23 @@ task_eager_start(ca_state *st, TaskObj *task)
         Py_CLEAR(task->coro);
     }
     else if (rc == 0) {
-        rc = task_register(st, (PyObject *)task);
+        rc = task_register(st, task);
     }
     return rc;
 }
 #endif
 
+/* `fresh`: the task comes straight from tp_alloc, with nothing to reset. */
 static int
 task_init_impl(TaskObj *task, PyObject *coro, PyObject *loop, PyObject *name,
-               PyObject *context, int eager_start)
+               PyObject *context, int eager_start, int fresh)
 {
     ca_state *st = task->fut.state;
-    task_clear_own(task);
-    if (ca_future_init(&task->fut, loop) < 0) {
+    if (!fresh) {
+        task_clear_own(task);
+    }
+    if ((fresh ? ca_future_setup(&task->fut, loop)
+               : ca_future_init(&task->fut, loop)) < 0) {
         return -1;
     }
     int is_coro = task_is_coroutine(st, coro);
@@ -703,7 +773,7 @@ task_init_impl(TaskObj *task, PyObject *coro, PyObject *loop, PyObject *name,
     if (task_schedule_step(st, task, NULL) < 0) {
         return -1;
     }
-    return task_register(st, (PyObject *)task);
+    return task_register(st, task);
 }
 
 static PyObject *
@@ -724,11 +794,17 @@ PyObject *
 ca_task_create(ca_state *st, PyObject *coro, PyObject *loop, PyObject *name,
                PyObject *context)
 {
-    PyObject *task = task_tp_new(st->TaskType, NULL, NULL);
-    if (task != NULL && task_init_impl((TaskObj *)task, coro, loop, name, context, 0) < 0) {
-        Py_CLEAR(task);
+    /* The state is known: no module lookup as in tp_new. */
+    TaskObj *task = (TaskObj *)st->TaskType->tp_alloc(st->TaskType, 0);
+    if (task == NULL) {
+        return NULL;
     }
-    return task;
+    ca_future_prepare(&task->fut, st);
+    if (task_init_impl(task, coro, loop, name, context, 0, 1) < 0) {
+        Py_DECREF(task);
+        return NULL;
+    }
+    return (PyObject *)task;
 }
 
 static int
@@ -749,7 +825,7 @@ task_tp_init(TaskObj *task, PyObject *args, PyObject *kwds)
         return -1;
     }
 #endif
-    return task_init_impl(task, coro, loop, name, context, eager_start);
+    return task_init_impl(task, coro, loop, name, context, eager_start, 0);
 }
 
 /* ---- Python-facing methods ---- */

@@ -998,6 +998,60 @@ def test_class_getitem(Task):
     assert alias.__args__ == (int,)
 
 
+# ---- the task registry (all_tasks) ----
+
+
+def _registry():
+    return tasks._scheduled_tasks if PY312 else tasks._all_tasks
+
+
+def test_registry_has_pending_task_and_answers_membership(Task, loop):
+    async def main():
+        t = Task(forever(loop), loop=loop)
+        await asyncio.sleep(0)
+        reg = _registry()
+        assert t in reg
+        assert t in asyncio.all_tasks()
+        assert t in list(reg)
+        tasks._unregister_task(t)
+        assert t not in reg
+        tasks._register_task(t)
+        tasks._register_task(t)  # twice: still one entry
+        assert sum(1 for x in reg if x is t) == 1
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+        assert t not in asyncio.all_tasks()
+
+    loop.run_until_complete(main())
+
+
+def test_registry_entries_of_finished_tasks_go_away(Task, loop):
+    async def main():
+        ts = [Task(return_after_yield(i), loop=loop) for i in range(5)]
+        assert set(ts) <= asyncio.all_tasks()
+        assert await asyncio.gather(*ts) == list(range(5))
+        assert not set(ts) & asyncio.all_tasks()
+
+    loop.run_until_complete(main())
+    gc.collect()
+    assert all(t.get_loop() is not loop for t in _registry())
+
+
+def test_registry_forgets_a_dropped_pending_task(Task, loop):
+    t = Task(forever(loop), loop=loop)
+    t._log_destroy_pending = False
+    run_once(loop)
+    assert t in _registry()
+    ref = weakref.ref(t)
+    del t
+    gc.collect()
+    assert ref() is None
+    # No entry may point at the dead task (iterating calls each entry).
+    assert all(x is not None for x in _registry())
+    assert all(x.get_loop() is not loop for x in _registry())
+
+
 # ---- eager start (3.12+) ----
 
 
