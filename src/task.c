@@ -1055,6 +1055,11 @@ task_tp_clear(TaskObj *task)
 static void
 task_tp_finalize(TaskObj *task)
 {
+    /* The task is garbage: leave the registry first, as a weakref entry
+     * would be cleared by the collector before any finalizer runs, so that
+     * an exception handler that keeps the task (a resurrection) does not
+     * keep it in all_tasks(). */
+    task_unregister(task->fut.state, task);
     task_finalize_impl(task);
 }
 

@@ -785,6 +785,23 @@ def test_destroyed_pending_task_is_reported(Task, loop, log):
     assert "source_traceback" not in ctx
 
 
+def test_destroyed_pending_task_kept_by_the_handler_leaves_all_tasks(Task, loop):
+    """A pending task collected in a cycle leaves all_tasks() even when the
+    exception handler keeps it (as CPython's test_log_destroyed_pending_task
+    does with a Mock): the registry entry goes before the report, as a
+    weakref entry is cleared before finalizers run."""
+    calls = collect_handler_calls(loop)
+    task = Task(forever(loop), loop=loop)
+    run_once(loop)
+    assert asyncio.all_tasks(loop) == {task}
+    del task
+    gc.collect()
+    assert len(calls) == 1
+    assert calls[0]["message"] == "Task was destroyed but it is pending!"
+    assert asyncio.all_tasks(loop) == set()
+    calls.clear()
+
+
 def test_destroyed_pending_task_in_debug_mode_has_source_traceback(Task, loop):
     loop.set_debug(True)
     calls = collect_handler_calls(loop)
