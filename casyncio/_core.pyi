@@ -108,12 +108,16 @@ class BaseLoop:
     def _run_forever_core(self) -> None: ...
     def _close_core(self) -> None: ...
     def _timer_handle_cancelled(self, handle: TimerHandle) -> None: ...
+    def _signal_wakeup_fd(self) -> int: ...
     _debug: bool
     _thread_id: int | None
     _stopping: bool
     _closed: bool
     _current_handle: Handle | None
     _timer_cancelled_count: int
+    # {signum: Handle} of add_signal_handler (casyncio/_signals.py fills it;
+    # the loop queues the handle of each signal number read from its pipe).
+    _signal_handlers: dict[int, Handle]
 
 _T = TypeVar("_T")
 
