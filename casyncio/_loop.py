@@ -35,6 +35,7 @@ from asyncio import (
 )
 
 from . import _core
+from ._dgram import DatagramEndpoints
 from ._signals import SignalHandlers
 
 logger = logging.getLogger("asyncio")
@@ -64,7 +65,9 @@ def _describe(key, value):
     return f"{key}: {value!r}"
 
 
-class Loop(SignalHandlers, _core.BaseLoop, asyncio.AbstractEventLoop):
+class Loop(
+    SignalHandlers, DatagramEndpoints, _core.BaseLoop, asyncio.AbstractEventLoop
+):
     """An asyncio event loop whose scheduler, timers and reactor are C."""
 
     def __init__(self):
@@ -409,9 +412,11 @@ class Loop(SignalHandlers, _core.BaseLoop, asyncio.AbstractEventLoop):
         return await self._sock_connect(sock, address)
 
     async def _ensure_resolved(
-        self, address, *, family=0, type=socket.SOCK_STREAM, proto=0, flags=0
+        self, address, *, family=0, type=socket.SOCK_STREAM, proto=0, flags=0,
+        loop=None,
     ):
-        """getaddrinfo()'s list for address; no lookup for a numeric host."""
+        """getaddrinfo()'s list for address; no lookup for a numeric host.
+        (`loop` is the stdlib's spelling of self, unused.)"""
         host, port = address[:2]
         info = base_events._ipaddr_info(host, port, family, type, proto, *address[2:])
         if info is not None:

@@ -113,6 +113,9 @@ int ca_signals_dispatch(LoopObj *loop);
 PyObject *ca_loop_get_signal_handlers(LoopObj *loop, void *closure);
 void ca_signals_close(LoopObj *loop);
 
+/* dgram.c: adds the DatagramTransport type to the module. */
+int ca_dgram_init(PyObject *mod);
+
 /* wakeup.c */
 int ca_wakeup_open(LoopObj *loop);
 void ca_wakeup_signal(LoopObj *loop);
