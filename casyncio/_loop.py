@@ -38,6 +38,8 @@ from asyncio import (
 )
 
 from . import _core
+from ._dgram import DatagramEndpoints
+from ._signals import SignalHandlers
 
 logger = logging.getLogger("asyncio")
 
@@ -66,7 +68,9 @@ def _describe(key, value):
     return f"{key}: {value!r}"
 
 
-class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
+class Loop(
+    SignalHandlers, DatagramEndpoints, _core.BaseLoop, asyncio.AbstractEventLoop
+):
     """An asyncio event loop whose scheduler, timers and reactor are C."""
 
     def __init__(self):
@@ -124,8 +128,7 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
             saved_wakeup = self._install_signal_wakeup()
             self._run_forever_core()
         finally:
-            if saved_wakeup is not None:
-                signal.set_wakeup_fd(saved_wakeup)
+            self._restore_signal_wakeup(saved_wakeup)
             self._thread_id = None
             events._set_running_loop(None)
             self._set_coroutine_origin_tracking(False)
@@ -179,6 +182,7 @@ class Loop(_core.BaseLoop, asyncio.AbstractEventLoop):
             return
         if self._debug:
             logger.debug("Close %r", self)
+        self._remove_signal_handlers()
         self._close_core()
         self._executor_shutdown_called = True
         executor, self._default_executor = self._default_executor, None

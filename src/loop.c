@@ -905,6 +905,7 @@ loop_traverse(LoopObj *self, visitproc visit, void *arg)
     }
     Py_VISIT(self->current_handle);
     Py_VISIT(self->task_factory);
+    Py_VISIT(self->signal_handlers);
     return ca_io_traverse(self, visit, arg);
 }
 
@@ -915,6 +916,7 @@ loop_clear(LoopObj *self)
     ca_io_clear(self);
     Py_CLEAR(self->current_handle);
     Py_CLEAR(self->task_factory);
+    Py_CLEAR(self->signal_handlers);
     return 0;
 }
 
@@ -1031,6 +1033,7 @@ static PyGetSetDef loop_getset[] = {
     {"_closed", (getter)loop_get_closed, NULL, NULL, NULL},
     {"_current_handle", (getter)loop_get_current_handle, NULL, NULL, NULL},
     {"_timer_cancelled_count", (getter)loop_get_timer_cancelled, NULL, NULL, NULL},
+    {"_signal_handlers", (getter)ca_loop_get_signal_handlers, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -50,6 +50,7 @@ typedef struct {
     int wakeup_fd;
     int signal_rfd;           /* signal wakeup pipe (signals.c), or -1 */
     int signal_wfd;
+    PyObject *signal_handlers; /* signals.c: {signum: Handle}, made on first use */
     /* Set when the eventfd has been written and not yet drained, so a burst
      * of call_soon_threadsafe costs one write.  Only read or written with
      * the GIL held, by whichever thread. */
@@ -118,7 +119,11 @@ extern PyType_Spec ca_sockop_spec;
 /* signals.c */
 PyObject *ca_loop_signal_wakeup_fd(LoopObj *loop, PyObject *unused);
 int ca_signals_dispatch(LoopObj *loop);
+PyObject *ca_loop_get_signal_handlers(LoopObj *loop, void *closure);
 void ca_signals_close(LoopObj *loop);
+
+/* dgram.c: adds the DatagramTransport type to the module. */
+int ca_dgram_init(PyObject *mod);
 
 /* wakeup.c */
 int ca_wakeup_open(LoopObj *loop);
