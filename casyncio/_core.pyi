@@ -4,9 +4,10 @@ import asyncio
 import asyncio.transports
 import contextvars
 import socket
-from _typeshed import ReadableBuffer, WriteableBuffer
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Generic, TypeVar, TypeVarTuple, Unpack
+
+from _typeshed import ReadableBuffer, WriteableBuffer
 
 _Ts = TypeVarTuple("_Ts")
 
@@ -174,8 +175,13 @@ class DatagramTransport(asyncio.DatagramTransport):
     """The datagram transport of create_datagram_endpoint (src/dgram.c)."""
 
     def __init__(
-        self, loop: BaseLoop, sock: socket.socket, protocol: Any, address: Any,
-        extra: dict[str, Any], /,
+        self,
+        loop: BaseLoop,
+        sock: socket.socket,
+        protocol: Any,
+        address: Any,
+        extra: dict[str, Any],
+        /,
     ) -> None: ...
     def sendto(self, data: Any, addr: Any = None) -> None: ...
     def close(self) -> None: ...

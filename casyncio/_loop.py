@@ -607,7 +607,9 @@ class Loop(
             except FileNotFoundError:
                 pass
             except OSError as err:
-                logger.error("Unable to clean up listening UNIX socket %r: %r", path, err)
+                logger.error(
+                    "Unable to clean up listening UNIX socket %r: %r", path, err
+                )
 
     # ---- name resolution (a thread, as asyncio) ----
 

@@ -47,9 +47,7 @@ class SignalHandlers:
         (main thread only).  TypeError for a coroutine function,
         ValueError for an invalid signal, RuntimeError if the handler
         cannot be set (SIGKILL, another thread)."""
-        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(
-            callback
-        ):
+        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         _check_signal(sig)
         self._check_closed()
@@ -122,6 +120,7 @@ class SignalHandlers:
                 f"Closing the loop {self!r} on interpreter shutdown stage, "
                 "skipping signal handlers removal",
                 ResourceWarning,
+                stacklevel=1,
                 source=self,
             )
             handlers.clear()

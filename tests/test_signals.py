@@ -237,7 +237,9 @@ def test_coroutine_function_is_refused(loop):
     async def handler():
         pass
 
-    with pytest.raises(TypeError, match=r"coroutines cannot be used with add_signal_handler\(\)"):
+    with pytest.raises(
+        TypeError, match=r"coroutines cannot be used with add_signal_handler\(\)"
+    ):
         loop.add_signal_handler(signal.SIGUSR1, handler)
     coro = handler()
     with pytest.raises(TypeError, match="coroutines cannot be used"):
@@ -411,9 +413,7 @@ def test_sigint_handler_under_run_replaces_the_runners(impl):
 # ---- child watchers (3.11's policy API; deprecated later) ----
 
 WATCHERS = [
-    name
-    for name in ("SafeChildWatcher", "FastChildWatcher")
-    if hasattr(asyncio, name)
+    name for name in ("SafeChildWatcher", "FastChildWatcher") if hasattr(asyncio, name)
 ]
 
 
@@ -443,7 +443,9 @@ def test_child_watcher_attached_to_the_loop(loop, watcher_name):
     assert signal.SIGCHLD not in loop._signal_handlers
 
 
-@pytest.mark.skipif(not hasattr(asyncio, "get_child_watcher"), reason="no policy watchers")
+@pytest.mark.skipif(
+    not hasattr(asyncio, "get_child_watcher"), reason="no policy watchers"
+)
 def test_get_child_watcher_with_a_loop_attached(impl, new_loop):
     loop = new_loop()
     policy = asyncio.get_event_loop_policy()

@@ -243,7 +243,10 @@ def udp(family, host):
 
 @pytest.mark.parametrize(
     "family,host",
-    [(socket.AF_INET, "127.0.0.1"), pytest.param(socket.AF_INET6, "::1", marks=needs_ipv6)],
+    [
+        (socket.AF_INET, "127.0.0.1"),
+        pytest.param(socket.AF_INET6, "::1", marks=needs_ipv6),
+    ],
     ids=["ipv4", "ipv6"],
 )
 def test_sendto_recvfrom_address_format(loop, family, host):
@@ -266,9 +269,10 @@ def test_sendto_recvfrom_address_format(loop, family, host):
 @needs_unix
 def test_unix_datagram_address_is_path(loop, tmp_path):
     rpath, spath = str(tmp_path / "r"), str(tmp_path / "s")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as r, socket.socket(
-        socket.AF_UNIX, socket.SOCK_DGRAM
-    ) as s:
+    with (
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as r,
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s,
+    ):
         r.bind(rpath)
         s.bind(spath)
         nonblocking(r), nonblocking(s)
@@ -532,8 +536,9 @@ def test_blocking_socket_in_debug_mode_is_value_error(loop, method):
 def test_ssl_socket_is_type_error(loop):
     ssl = pytest.importorskip("ssl")
     ctx = ssl.create_default_context()
-    with ctx.wrap_socket(socket.socket(), do_handshake_on_connect=False,
-                         server_hostname="x") as sock:
+    with ctx.wrap_socket(
+        socket.socket(), do_handshake_on_connect=False, server_hostname="x"
+    ) as sock:
         with pytest.raises(TypeError, match="SSLSocket"):
             run(loop, loop.sock_recv(sock, 1))
 
@@ -606,11 +611,14 @@ def test_sendfile_regular_file_uses_os_sendfile(loop, tcp_pair, datafile, monkey
     client, server = tcp_pair
     path, data = datafile
     fallbacks = []
-    monkeypatch.setattr(loop, "_sock_sendfile_fallback",
-                        lambda *a: fallbacks.append(a), raising=False)
+    monkeypatch.setattr(
+        loop, "_sock_sendfile_fallback", lambda *a: fallbacks.append(a), raising=False
+    )
 
     async def main(f):
-        sending = asyncio.ensure_future(loop.sock_sendfile(client, f, 5, len(data) - 10))
+        sending = asyncio.ensure_future(
+            loop.sock_sendfile(client, f, 5, len(data) - 10)
+        )
         received = await recv_all(loop, server, len(data) - 10)
         return await sending, received, f.tell()
 
@@ -684,7 +692,10 @@ def test_sendfile_text_file_and_datagram_socket(loop, tcp_pair, tmp_path):
     path.write_text("text")
     with open(path) as f, pytest.raises(ValueError, match="binary mode"):
         run(loop, loop.sock_sendfile(client, f))
-    with udp(socket.AF_INET, "127.0.0.1") as u, pytest.raises(ValueError, match="SOCK_STREAM"):
+    with (
+        udp(socket.AF_INET, "127.0.0.1") as u,
+        pytest.raises(ValueError, match="SOCK_STREAM"),
+    ):
         run(loop, loop.sock_sendfile(u, io.BytesIO(b"x")))
 
 

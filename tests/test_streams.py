@@ -45,7 +45,9 @@ def test_stream_echo(loop, family, tmp_path):
             payload = bytes(range(256)) * 4096  # 1 MiB
             writer.write(payload)
             # Read while draining: the echo would otherwise fill both ways.
-            echoed, _ = await asyncio.gather(reader.readexactly(len(payload)), writer.drain())
+            echoed, _ = await asyncio.gather(
+                reader.readexactly(len(payload)), writer.drain()
+            )
             assert echoed == payload
             assert writer.can_write_eof()
             writer.write_eof()

@@ -179,7 +179,9 @@ def test_large_transfer_byte_for_byte(loop):
     async def main():
         server = await loop.create_server(factory, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        tr, client = await loop.create_connection(lambda: Recorder(loop), "127.0.0.1", port)
+        tr, client = await loop.create_connection(
+            lambda: Recorder(loop), "127.0.0.1", port
+        )
         view = memoryview(payload)
         for i in range(0, size, 1 << 20):
             tr.write(view[i : i + (1 << 20)])
@@ -294,12 +296,16 @@ def test_data_received_exception_reaches_handler(loop):
     async def main():
         server = await loop.create_server(factory, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        tr, client = await loop.create_connection(lambda: Recorder(loop), "127.0.0.1", port)
+        tr, client = await loop.create_connection(
+            lambda: Recorder(loop), "127.0.0.1", port
+        )
         tr.write(b"hi")
         exc = await servers[0].done
         await client.done
         # The loop keeps running and serving.
-        tr2, client2 = await loop.create_connection(lambda: Recorder(loop), "127.0.0.1", port)
+        tr2, client2 = await loop.create_connection(
+            lambda: Recorder(loop), "127.0.0.1", port
+        )
         tr2.close()
         await client2.done
         server.close()
@@ -326,7 +332,9 @@ def test_connection_made_exception_reaches_handler(loop):
             raise KeyError("made")
 
     async def main():
-        server = await loop.create_server(lambda: Recorder(loop, echo=True), "127.0.0.1", 0)
+        server = await loop.create_server(
+            lambda: Recorder(loop, echo=True), "127.0.0.1", 0
+        )
         port = server.sockets[0].getsockname()[1]
         tr, client = await loop.create_connection(lambda: Bad(loop), "127.0.0.1", port)
         await asyncio.sleep(0.01)
@@ -369,7 +377,9 @@ def test_flow_control_pause_resume(loop):
     async def main():
         server = await loop.create_server(factory, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        tr, client = await loop.create_connection(lambda: Recorder(loop), "127.0.0.1", port)
+        tr, client = await loop.create_connection(
+            lambda: Recorder(loop), "127.0.0.1", port
+        )
         assert tr.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
         tr.set_write_buffer_limits(high=1000)
         assert tr.get_write_buffer_limits() == (250, 1000)
@@ -444,7 +454,9 @@ def test_server_close_while_clients_connected(loop):
         server = await loop.create_server(factory, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         assert server.is_serving()
-        tr, client = await loop.create_connection(lambda: Recorder(loop), "127.0.0.1", port)
+        tr, client = await loop.create_connection(
+            lambda: Recorder(loop), "127.0.0.1", port
+        )
         server.close()
         assert not server.is_serving()
         assert server.sockets == ()
@@ -462,7 +474,9 @@ def test_server_close_while_clients_connected(loop):
 
 def test_server_context_manager_and_serve_forever_cancelled(loop):
     async def main():
-        server = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0, start_serving=False)
+        server = await loop.create_server(
+            asyncio.Protocol, "127.0.0.1", 0, start_serving=False
+        )
         assert not server.is_serving()
         async with server:
             assert server.get_loop() is loop
@@ -483,7 +497,9 @@ def test_server_context_manager_and_serve_forever_cancelled(loop):
 def test_connect_accepted_socket(loop):
     async def main():
         a, b = socket.socketpair()
-        tr_a, pa = await loop.connect_accepted_socket(lambda: Recorder(loop, echo=True), a)
+        tr_a, pa = await loop.connect_accepted_socket(
+            lambda: Recorder(loop, echo=True), a
+        )
         tr_b, pb = await loop.connect_accepted_socket(lambda: Recorder(loop), b)
         tr_b.write(b"pair")
         assert await read_exactly(pb, 4) == b"pair"
@@ -548,8 +564,11 @@ def test_unclosed_transport_warns(new_loop):
         loop.close()
         gc.collect()
     b.close()
-    assert any("unclosed transport" in str(w.message) for w in caught
-               if issubclass(w.category, ResourceWarning))
+    assert any(
+        "unclosed transport" in str(w.message)
+        for w in caught
+        if issubclass(w.category, ResourceWarning)
+    )
 
 
 # ---- TLS (asyncio's SSL protocol over ours) and sendfile ----
@@ -558,7 +577,11 @@ def test_unclosed_transport_warns(new_loop):
 def _ssl_contexts():
     ssl = pytest.importorskip("ssl")
     test_utils = pytest.importorskip("test.test_asyncio.utils")
-    return ssl, test_utils.simple_server_sslcontext(), test_utils.simple_client_sslcontext()
+    return (
+        ssl,
+        test_utils.simple_server_sslcontext(),
+        test_utils.simple_client_sslcontext(),
+    )
 
 
 def test_tls_echo_and_start_tls(loop):
@@ -620,9 +643,13 @@ def test_sendfile(loop, tmp_path):
     async def main():
         server = await loop.create_server(factory, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        tr, client = await loop.create_connection(lambda: Recorder(loop), "127.0.0.1", port)
+        tr, client = await loop.create_connection(
+            lambda: Recorder(loop), "127.0.0.1", port
+        )
         with open(path, "rb") as f:
-            task = asyncio.ensure_future(loop.sendfile(tr, f, offset=1000, count=4_000_000))
+            task = asyncio.ensure_future(
+                loop.sendfile(tr, f, offset=1000, count=4_000_000)
+            )
             await asyncio.sleep(0)
             # Sent by the socket itself: the transport refuses to interleave.
             with pytest.raises(RuntimeError, match="sendfile is in progress"):

@@ -95,9 +95,7 @@ async def close_all(*protocols):
 # ---- echo ----
 
 
-@pytest.mark.parametrize(
-    "host", ["127.0.0.1", pytest.param("::1", marks=needs_ipv6)]
-)
+@pytest.mark.parametrize("host", ["127.0.0.1", pytest.param("::1", marks=needs_ipv6)])
 def test_echo_many_datagrams(loop, host):
     async def main():
         st, server = await loop.create_datagram_endpoint(Echo, local_addr=(host, 0))
@@ -119,7 +117,9 @@ def test_echo_many_datagrams(loop, host):
 
 def test_large_datagrams_intact(loop):
     async def main():
-        st, server = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+        st, server = await loop.create_datagram_endpoint(
+            Echo, local_addr=("127.0.0.1", 0)
+        )
         ct, client = await loop.create_datagram_endpoint(
             Recorder, remote_addr=st.get_extra_info("sockname")
         )
@@ -128,7 +128,9 @@ def test_large_datagrams_intact(loop):
         for i, size in enumerate(sizes):
             ct.sendto(bytes([i]) * size)
             await until(lambda i=i: len(client.received) == i + 1)
-        assert [d for d, _ in client.received] == [bytes([i]) * s for i, s in enumerate(sizes)]
+        assert [d for d, _ in client.received] == [
+            bytes([i]) * s for i, s in enumerate(sizes)
+        ]
         await close_all(server, client)
 
     run(loop, main())
@@ -139,7 +141,9 @@ def test_empty_datagram_before_313_is_not_sent(loop):
         pytest.skip("3.13 sends empty datagrams")
 
     async def main():
-        st, server = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+        st, server = await loop.create_datagram_endpoint(
+            Echo, local_addr=("127.0.0.1", 0)
+        )
         ct, client = await loop.create_datagram_endpoint(
             Recorder, remote_addr=st.get_extra_info("sockname")
         )
@@ -249,7 +253,9 @@ def test_no_address_needs_a_family(loop):
 
 def test_local_addr_and_sendto_an_address(loop):
     async def main():
-        st, server = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+        st, server = await loop.create_datagram_endpoint(
+            Echo, local_addr=("127.0.0.1", 0)
+        )
         ct, client = await loop.create_datagram_endpoint(
             Recorder, local_addr=("127.0.0.1", 0)
         )
@@ -266,7 +272,9 @@ def test_local_addr_and_sendto_an_address(loop):
 
 def test_remote_addr_connects(loop):
     async def main():
-        st, server = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+        st, server = await loop.create_datagram_endpoint(
+            Echo, local_addr=("127.0.0.1", 0)
+        )
         saddr = st.get_extra_info("sockname")
         ct, client = await loop.create_datagram_endpoint(Recorder, remote_addr=saddr)
         assert ct.get_extra_info("peername") == saddr
@@ -274,7 +282,9 @@ def test_remote_addr_connects(loop):
         await until(lambda: client.received)
         with pytest.raises(ValueError, match="Invalid address: must be None or"):
             ct.sendto(b"x", ("127.0.0.1", saddr[1] + 1 if saddr[1] < 65535 else 1))
-        with pytest.raises(TypeError, match="data argument must be a bytes-like object"):
+        with pytest.raises(
+            TypeError, match="data argument must be a bytes-like object"
+        ):
             ct.sendto("text")
         ct.sendto(bytearray(b"ba"))
         ct.sendto(memoryview(b"mv"))
@@ -312,7 +322,9 @@ def test_allow_broadcast(loop):
         sock = t.get_extra_info("socket")
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST)
         # With allow_broadcast the remote address is not connected to.
-        st, server = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+        st, server = await loop.create_datagram_endpoint(
+            Echo, local_addr=("127.0.0.1", 0)
+        )
         saddr = st.get_extra_info("sockname")
         t2, p2 = await loop.create_datagram_endpoint(
             Recorder, remote_addr=saddr, allow_broadcast=True
@@ -349,7 +361,9 @@ def test_icmp_port_unreachable_goes_to_error_received(loop):
 
 def test_sending_when_closed(loop):
     async def main():
-        st, server = await loop.create_datagram_endpoint(Recorder, local_addr=("127.0.0.1", 0))
+        st, server = await loop.create_datagram_endpoint(
+            Recorder, local_addr=("127.0.0.1", 0)
+        )
         saddr = st.get_extra_info("sockname")
         ct, client = await loop.create_datagram_endpoint(Recorder, remote_addr=saddr)
         ct.close()
@@ -379,7 +393,9 @@ def test_protocol_callback_raising_goes_to_the_exception_handler(loop):
                 raise ZeroDivisionError("in datagram_received")
 
     async def main():
-        st, server = await loop.create_datagram_endpoint(Bad, local_addr=("127.0.0.1", 0))
+        st, server = await loop.create_datagram_endpoint(
+            Bad, local_addr=("127.0.0.1", 0)
+        )
         ct, client = await loop.create_datagram_endpoint(
             Recorder, remote_addr=st.get_extra_info("sockname")
         )
@@ -400,7 +416,9 @@ def test_fatal_send_error_aborts(loop):
     loop.set_exception_handler(lambda lp, ctx: reports.append(ctx))
 
     async def main():
-        t, p = await loop.create_datagram_endpoint(Recorder, local_addr=("127.0.0.1", 0))
+        t, p = await loop.create_datagram_endpoint(
+            Recorder, local_addr=("127.0.0.1", 0)
+        )
         t.sendto(b"no address")  # not connected: sock.sendto(data, None) fails
         await until(lambda: p.lost)
         assert reports[0]["message"] == "Fatal write error on datagram transport"
@@ -505,7 +523,9 @@ def test_set_write_buffer_limits_errors(loop, unix_peer):
 
 def test_transport_and_protocol_are_released(loop):
     async def main():
-        t, p = await loop.create_datagram_endpoint(Recorder, local_addr=("127.0.0.1", 0))
+        t, p = await loop.create_datagram_endpoint(
+            Recorder, local_addr=("127.0.0.1", 0)
+        )
         t.close()
         await until(lambda: p.lost)
         return weakref.ref(t), weakref.ref(p)
@@ -519,7 +539,9 @@ def test_loop_close_releases_an_open_transport(new_loop):
     loop = new_loop()
 
     async def main():
-        t, p = await loop.create_datagram_endpoint(Recorder, local_addr=("127.0.0.1", 0))
+        t, p = await loop.create_datagram_endpoint(
+            Recorder, local_addr=("127.0.0.1", 0)
+        )
         return weakref.ref(t), t.get_extra_info("socket")
 
     wt, tsock = run(loop, main())
