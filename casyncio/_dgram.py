@@ -13,13 +13,18 @@ asyncio.DatagramTransport.
 
 from __future__ import annotations
 
-from asyncio import base_events, futures, trsock
+from asyncio import base_events, futures, transports, trsock
 
 from . import _core
 
 
-class DatagramTransport(_core.DatagramTransport):
-    """A UDP or Unix datagram transport of a casyncio loop."""
+class DatagramTransport(_core.DatagramTransport, transports.Transport):
+    """A UDP or Unix datagram transport of a casyncio loop.
+
+    Also an asyncio.Transport, as asyncio's own datagram transport is (it
+    derives from its selector transport): CPython's tests check it, and
+    asyncio.Transport adds no state, only the stream methods' signatures
+    (write() & co. raise NotImplementedError, as on asyncio's)."""
 
     __slots__ = ("__weakref__",)
 
