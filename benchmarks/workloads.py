@@ -433,14 +433,10 @@ def _tree_depth(scale: float) -> int:
     return max(1, round(6 + math.log(scale, 6)))
 
 
-@workload
-def gather_tree(new_loop, scale):
-    """A recursive gather tree, fan-out 6 and depth 6 (46,656 leaves awaiting
-    asyncio.sleep(0)); ops are the 55,986 tasks gather creates; the leaf count
-    is checked."""
+def _run_gather_tree(loop, scale):
+    """Run the gather tree on `loop`; return (result, seconds, tasks)."""
     fanout = 6
     depth = _tree_depth(scale)
-    loop = new_loop()
 
     async def node(d):
         if d == 0:
@@ -451,8 +447,15 @@ def gather_tree(new_loop, scale):
 
     result, seconds = timed(loop, node(depth))
     check(result == fanout**depth, f"{result} leaves, expected {fanout**depth}")
-    ntasks = sum(fanout**k for k in range(1, depth + 1))
-    return Result(ntasks, seconds)
+    return Result(sum(fanout**k for k in range(1, depth + 1)), seconds)
+
+
+@workload
+def gather_tree(new_loop, scale):
+    """A recursive gather tree, fan-out 6 and depth 6 (46,656 leaves awaiting
+    asyncio.sleep(0)); ops are the 55,986 tasks gather creates; the leaf count
+    is checked."""
+    return _run_gather_tree(new_loop(), scale)
 
 
 @workload
@@ -511,22 +514,9 @@ if sys.version_info >= (3, 12):
         """The gather tree above (fan-out 6, depth 6) with the
         implementation's eager task factory: tasks that finish without
         suspending never reach the ready queue."""
-        fanout = 6
-        depth = _tree_depth(scale)
         loop = new_loop()
         loop.set_task_factory(_eager_factory(loop))
-
-        async def node(d):
-            if d == 0:
-                await asyncio.sleep(0)
-                return 1
-            counts = await asyncio.gather(*[node(d - 1) for _ in range(fanout)])
-            return sum(counts)
-
-        result, seconds = timed(loop, node(depth))
-        check(result == fanout**depth, f"{result} leaves, expected {fanout**depth}")
-        ntasks = sum(fanout**k for k in range(1, depth + 1))
-        return Result(ntasks, seconds)
+        return _run_gather_tree(loop, scale)
 
 
 @workload

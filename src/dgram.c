@@ -976,9 +976,7 @@ static PyType_Spec dgram_spec = {
 int
 ca_dgram_init(PyObject *mod)
 {
-    PyObject *tmod = PyImport_ImportModule("asyncio.transports");
-    PyObject *base = tmod ? PyObject_GetAttrString(tmod, "DatagramTransport") : NULL;
-    Py_XDECREF(tmod);
+    PyObject *base = ca_import_attr("asyncio.transports", "DatagramTransport");
     if (base == NULL) {
         return -1;
     }

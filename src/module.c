@@ -6,9 +6,8 @@
 #include "state.h"
 #include "stream.h"
 
-/* Imports `module` and returns its attribute `name` (a new reference). */
-static PyObject *
-module_import_attr(const char *module, const char *name)
+PyObject *
+ca_import_attr(const char *module, const char *name)
 {
     PyObject *mod = PyImport_ImportModule(module);
     if (mod == NULL) {
@@ -56,7 +55,7 @@ module_cache_asyncio(ca_state *st)
 #endif
     };
     for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
-        *attrs[i].slot = module_import_attr(attrs[i].module, attrs[i].name);
+        *attrs[i].slot = ca_import_attr(attrs[i].module, attrs[i].name);
         if (*attrs[i].slot == NULL) {
             return -1;
         }
@@ -69,7 +68,7 @@ module_cache_asyncio(ca_state *st)
 static int
 module_cache_ssl(ca_state *st)
 {
-    PyObject *ssl = module_import_attr("asyncio.base_events", "ssl");
+    PyObject *ssl = ca_import_attr("asyncio.base_events", "ssl");
     if (ssl == NULL) {
         return -1;
     }
@@ -88,7 +87,7 @@ module_cache_registry(ca_state *st)
 #else
     const char *name = "_all_tasks";
 #endif
-    PyObject *weakset = module_import_attr("asyncio.tasks", name);
+    PyObject *weakset = ca_import_attr("asyncio.tasks", name);
     if (weakset == NULL) {
         return -1;
     }

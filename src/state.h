@@ -111,6 +111,10 @@ typedef struct {
 
 extern PyModuleDef ca_module_def;
 
+/* Imports `module` and returns its attribute `name` (a new reference), or
+ * NULL with an exception set.  For module and type initialisation. */
+PyObject *ca_import_attr(const char *module, const char *name);
+
 /* The state of the module that defined `tp` or one of its bases; for paths
  * that have no loop at hand (Handle methods, repr).  Sets an exception and
  * returns NULL if the type is not ours. */

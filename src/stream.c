@@ -1433,18 +1433,6 @@ static PyType_Spec stream_spec = {
     .slots = stream_slots,
 };
 
-static PyObject *
-stream_import(const char *module, const char *name)
-{
-    PyObject *mod = PyImport_ImportModule(module);
-    if (mod == NULL) {
-        return NULL;
-    }
-    PyObject *attr = PyObject_GetAttrString(mod, name);
-    Py_DECREF(mod);
-    return attr;
-}
-
 /* The base must have exactly the slots our struct reserves for it. */
 static int
 stream_check_base(PyTypeObject *base)
@@ -1461,11 +1449,11 @@ stream_check_base(PyTypeObject *base)
 static int
 stream_cache(ca_state *st)
 {
-    if ((st->TransportSocket = stream_import("asyncio.trsock", "TransportSocket")) == NULL
-        || (st->BufferedProtocol = stream_import("asyncio.protocols", "BufferedProtocol"))
+    if ((st->TransportSocket = ca_import_attr("asyncio.trsock", "TransportSocket")) == NULL
+        || (st->BufferedProtocol = ca_import_attr("asyncio.protocols", "BufferedProtocol"))
                == NULL
         || (st->set_result_unless_cancelled
-            = stream_import("asyncio.futures", "_set_result_unless_cancelled")) == NULL
+            = ca_import_attr("asyncio.futures", "_set_result_unless_cancelled")) == NULL
         || (st->str_data_received = PyUnicode_InternFromString("data_received")) == NULL
         || (st->str_get_buffer = PyUnicode_InternFromString("get_buffer")) == NULL
         || (st->str_buffer_updated = PyUnicode_InternFromString("buffer_updated")) == NULL
@@ -1479,7 +1467,7 @@ stream_cache(ca_state *st)
 int
 ca_stream_types_init(PyObject *module, ca_state *st)
 {
-    PyObject *base = stream_import("asyncio.transports", "_FlowControlMixin");
+    PyObject *base = ca_import_attr("asyncio.transports", "_FlowControlMixin");
     PyObject *mode = NULL;
     if (base == NULL || stream_check_base((PyTypeObject *)base) < 0) {
         goto error;
@@ -1492,7 +1480,7 @@ ca_stream_types_init(PyObject *module, ca_state *st)
     }
     /* loop.sendfile() tries os.sendfile (sock_sendfile) on our transports,
      * then asyncio's write-based fallback. */
-    PyObject *modes = stream_import("asyncio.constants", "_SendfileMode");
+    PyObject *modes = ca_import_attr("asyncio.constants", "_SendfileMode");
     mode = modes ? PyObject_GetAttrString(modes, "TRY_NATIVE") : NULL;
     Py_XDECREF(modes);
     if (mode == NULL

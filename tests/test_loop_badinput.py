@@ -73,6 +73,19 @@ def add_reader_regular_file(loop):
 CASES["add_reader(regular file)"] = add_reader_regular_file
 
 
+def runs_a_callback(loop):
+    """Whether the loop still runs a callback (one pass of run_forever)."""
+    ran = []
+    loop.call_soon(ran.append, "after")
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    return ran == ["after"]
+
+
+def assert_still_runs(loop):
+    assert runs_a_callback(loop), "the loop no longer runs callbacks"
+
+
 def outcome(make_loop, case, debug):
     """What a bad call does: raise at once, break the next run, or reach the
     exception handler; and whether the loop still runs a callback after."""
@@ -96,11 +109,7 @@ def outcome(make_loop, case, debug):
             at_run = type(exc).__name__
         else:
             at_run = None
-        ran = []
-        loop.call_soon(ran.append, "after")
-        loop.call_soon(loop.stop)
-        loop.run_forever()
-        return at_call, at_run, tuple(handled), ran == ["after"]
+        return at_call, at_run, tuple(handled), runs_a_callback(loop)
     finally:
         loop.close()
 
@@ -122,11 +131,7 @@ def test_call_at_with_a_string_fails_at_the_call():
     try:
         with pytest.raises(TypeError):
             loop.call_at("1", cb)
-        ran = []
-        loop.call_soon(ran.append, 1)
-        loop.call_soon(loop.stop)
-        loop.run_forever()
-        assert ran == [1]
+        assert_still_runs(loop)
     finally:
         loop.close()
 
@@ -202,10 +207,6 @@ def test_scheduling_from_another_thread_in_debug_mode(make_loop, method):
             "Non-thread-safe operation invoked on an event loop other than "
             "the current one"
         ]
-        ran = []
-        loop.call_soon(ran.append, 1)
-        loop.call_soon(loop.stop)
-        loop.run_forever()
-        assert ran == [1]
+        assert_still_runs(loop)
     finally:
         loop.close()
