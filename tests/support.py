@@ -43,3 +43,20 @@ def path_prelude():
     if IMPORT_ROOT is None:
         return ""
     return f"import sys; sys.path.insert(0, {IMPORT_ROOT!r}); "
+
+
+def _has_ipv6_loopback():
+    import socket
+
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+# Whether ::1 can be bound here (containers often have IPv6 turned off).
+HAS_IPV6 = _has_ipv6_loopback()

@@ -11,14 +11,7 @@ import struct
 import weakref
 
 import pytest
-
-HAS_IPV6 = socket.has_ipv6
-if HAS_IPV6:
-    try:
-        with socket.socket(socket.AF_INET6) as _s:
-            _s.bind(("::1", 0))
-    except OSError:
-        HAS_IPV6 = False
+from support import HAS_IPV6
 
 needs_ipv6 = pytest.mark.skipif(not HAS_IPV6, reason="no IPv6 loopback")
 needs_unix = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no AF_UNIX")
