@@ -90,7 +90,7 @@ future_cbs_release(ca_callback *arr, Py_ssize_t n)
 {
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_DECREF(arr[i].fn);
-        Py_XDECREF(arr[i].ctx);
+        ca_context_release(arr[i].ctx);
     }
     PyMem_Free(arr);
 }
@@ -123,6 +123,7 @@ ca_call_soon(ca_state *st, PyObject *loop, LoopObj *cloop, PyObject *fn,
         Py_XDECREF(copy);
         return rc;
     }
+    ca_context_expose(ctx);  /* the foreign loop's Handle shows it */
     PyObject *args[4] = {loop, fn, arg, ctx};
     size_t nargs = 3;
     if (arg == NULL) {  /* fn() rather than fn(arg) */
@@ -182,7 +183,7 @@ future_schedule_callbacks(FutureObj *fut)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_DECREF(arr[i].fn);
-        Py_XDECREF(arr[i].ctx);
+        ca_context_release(arr[i].ctx);
     }
     if (arr != &one) {
         PyMem_Free(arr);
@@ -514,13 +515,13 @@ future_add_done_callback(FutureObj *fut, PyObject *const *args, Py_ssize_t nargs
     }
     PyObject *copy = NULL;
     if (ctx == Py_None) {
-        ctx = copy = PyContext_CopyCurrent();
+        ctx = copy = ca_context_copy();
         if (ctx == NULL) {
             return NULL;
         }
     }
     int rc = future_cbs_append(fut, fn, ctx, CA_CB_CALL);
-    Py_XDECREF(copy);
+    ca_context_release(copy);
     if (rc < 0) {
         return NULL;
     }
@@ -559,7 +560,7 @@ future_remove_done_callback(FutureObj *fut, PyObject *fn)
         }
         if (eq) {
             Py_DECREF(old[i].fn);
-            Py_XDECREF(old[i].ctx);
+            ca_context_release(old[i].ctx);
             removed++;
         }
         else {
@@ -815,6 +816,7 @@ future_get_callbacks(FutureObj *fut, void *c)
         ca_callback *cb = &fut->cbs[i];
         PyObject *fn = ca_callback_callable(cb);
         PyObject *ctx = cb->kind == CA_CB_TASK ? ((TaskObj *)cb->fn)->context : cb->ctx;
+        ca_context_expose(ctx);
         PyObject *pair = fn ? PyTuple_Pack(2, fn, ctx ? ctx : Py_None) : NULL;
         Py_XDECREF(fn);
         if (pair == NULL) {
@@ -876,7 +878,7 @@ ca_future_traverse(FutureObj *fut, visitproc visit, void *arg)
     Py_VISIT(fut->loop);
     for (Py_ssize_t i = 0; i < fut->ncbs; i++) {
         Py_VISIT(fut->cbs[i].fn);
-        Py_VISIT(fut->cbs[i].ctx);
+        CA_VISIT_CONTEXT(fut->cbs[i].ctx);
     }
     Py_VISIT(fut->result);
     Py_VISIT(fut->exception);
@@ -901,7 +903,7 @@ future_reset(FutureObj *fut)
     future_cbs_reset(fut);
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_DECREF(arr[i].fn);
-        Py_XDECREF(arr[i].ctx);
+        ca_context_release(arr[i].ctx);
     }
     if (arr != &one) {
         PyMem_Free(arr);

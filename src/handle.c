@@ -70,6 +70,7 @@ ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
         }
     }
     else {
+        ca_context_expose(context);
         h->context = Py_NewRef(context);
     }
     int debug = handle_loop_debug(st, loop);
@@ -150,6 +151,16 @@ ca_callback_settle(ca_state *st, PyObject *loop, PyObject *cb,
     return rc;
 }
 
+PyObject *
+ca_context_copy(void)
+{
+    PyObject *ctx = PyContext_CopyCurrent();
+    if (ctx != NULL && PyObject_Size(ctx) == 0) {
+        PyObject_GC_UnTrack(ctx);
+    }
+    return ctx;
+}
+
 int
 ca_context_call(PyObject *ctx, PyObject *cb, PyObject *const *args,
                 Py_ssize_t nargs)
@@ -159,7 +170,9 @@ ca_context_call(PyObject *ctx, PyObject *cb, PyObject *const *args,
     }
     PyObject *res = PyObject_Vectorcall(cb, args, nargs, NULL);
     Py_XDECREF(res);
-    if (PyContext_Exit(ctx) < 0) {
+    int exited = PyContext_Exit(ctx);
+    ca_context_expose(ctx);
+    if (exited < 0) {
         if (res == NULL) {
             /* Keep the callback's exception; this one can only be a bug. */
             PyErr_WriteUnraisable(ctx);

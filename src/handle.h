@@ -29,6 +29,68 @@ HandleObj *ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
  * exception handler; returns -1 with the exception set only for
  * KeyboardInterrupt/SystemExit (or a failing exception handler). */
 int ca_handle_run(ca_state *st, HandleObj *h);
+/* Contexts casyncio makes for done-callbacks and tasks.
+ *
+ * ca_context_copy() copies the current context, and leaves an empty copy
+ * untracked by the cyclic GC: a pending task or a pending done-callback
+ * keeps one such copy alive, and 100k pending tasks meant 200k more objects
+ * for every collection to walk (gather_100k: the GC was ~45% of the time).
+ * An empty context cannot lead back to itself, so the collector loses
+ * nothing by not seeing it.
+ *
+ * Beware: CPython's Context dealloc unlinks the object from the GC lists
+ * without checking it is linked, so an untracked context must be tracked
+ * again before it can be freed or reached by code that is not ours.  The
+ * invariant: every reference to an untracked context is held by a casyncio
+ * slot (Task.context, a done-callback entry, a ready-queue entry, a local),
+ * each released with ca_context_release(); a context is exposed (tracked)
+ * before it is shown to anything else (a foreign loop or future, a Handle,
+ * _callbacks, get_context()), and settled after code ran in it (it may hold
+ * variables, or a Token may refer to it).  Traversals skip untracked
+ * contexts (CA_VISIT_CONTEXT): the collector ignores untracked objects
+ * anyway, and gc.get_referents() must not hand one out. */
+PyObject *ca_context_copy(void);
+
+static inline void
+ca_context_expose(PyObject *ctx)
+{
+    if (ctx != NULL && !PyObject_GC_IsTracked(ctx)) {
+        PyObject_GC_Track(ctx);
+    }
+}
+
+/* Drops one of casyncio's references; the last one tracks the context
+ * first, for its dealloc. */
+static inline void
+ca_context_release(PyObject *ctx)
+{
+    if (ctx != NULL) {
+        if (Py_REFCNT(ctx) == 1) {
+            ca_context_expose(ctx);
+        }
+        Py_DECREF(ctx);
+    }
+}
+
+/* After code ran in ctx, of which the caller's slots hold `held`
+ * references: a variable's value may refer back to it, and a reference
+ * beyond ours was handed out (a Token), so the collector sees it again. */
+static inline void
+ca_context_settle(PyObject *ctx, Py_ssize_t held)
+{
+    if (!PyObject_GC_IsTracked(ctx)
+        && (PyObject_Size(ctx) != 0 || Py_REFCNT(ctx) > held)) {
+        PyObject_GC_Track(ctx);
+    }
+}
+
+#define CA_VISIT_CONTEXT(ctx)                                   \
+    do {                                                        \
+        if ((ctx) != NULL && PyObject_GC_IsTracked(ctx)) {      \
+            Py_VISIT(ctx);                                      \
+        }                                                       \
+    } while (0)
+
 /* Calls cb(*args) inside ctx; -1 with the callback's exception set. */
 int ca_context_call(PyObject *ctx, PyObject *cb, PyObject *const *args,
                     Py_ssize_t nargs);

@@ -301,7 +301,7 @@ loop_run_entry(LoopObj *self, ca_ready_entry *e)
     }
     Py_DECREF(e->obj);
     Py_XDECREF(e->arg);
-    Py_XDECREF(e->ctx);
+    ca_context_release(e->ctx);
     return rc;
 }
 
@@ -626,7 +626,7 @@ loop_clear_queues(LoopObj *self)
         ca_ready_entry e = ca_readyq_pop(&ready);
         Py_DECREF(e.obj);
         Py_XDECREF(e.arg);
-        Py_XDECREF(e.ctx);
+        ca_context_release(e.ctx);
     }
     ca_readyq_free(&ready);
     for (size_t i = 0; i < timers.len; i++) {
@@ -898,7 +898,7 @@ loop_traverse(LoopObj *self, visitproc visit, void *arg)
         ca_ready_entry *e = ca_readyq_at(&self->ready, i);
         Py_VISIT(e->obj);
         Py_VISIT(e->arg);
-        Py_VISIT(e->ctx);
+        CA_VISIT_CONTEXT(e->ctx);
     }
     for (size_t i = 0; i < self->timers.len; i++) {
         Py_VISIT((PyObject *)self->timers.nodes[i].timer);

@@ -395,6 +395,7 @@ task_await_other(ca_state *st, TaskObj *task, PyObject *result)
         return -1;
     }
     /* The context= keyword is required: the wakeup runs in the task's. */
+    ca_context_expose(task->context);  /* the foreign future keeps it */
     PyObject *args[3] = {result, wakeup, task->context};
     PyObject *res = PyObject_VectorcallMethod(
         st->str_add_done_callback, args, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
@@ -540,6 +541,7 @@ ca_task_run_entry(ca_state *st, LoopObj *loop, ca_ready_entry *e)
         if (PyContext_Exit(ctx) < 0 && rc == 0) {
             rc = -1;
         }
+        ca_context_settle(ctx, 2);  /* ctx and task->context */
     }
     if (rc < 0) {
         /* Reported as asyncio reports a failing step callback. */
@@ -558,7 +560,7 @@ ca_task_run_entry(ca_state *st, LoopObj *loop, ca_ready_entry *e)
             Py_DECREF(exc);
         }
     }
-    Py_DECREF(ctx);
+    ca_context_release(ctx);
     return rc;
 }
 
@@ -645,7 +647,9 @@ task_clear_own(TaskObj *task)
 {
     Py_CLEAR(task->coro);
     Py_CLEAR(task->name);
-    Py_CLEAR(task->context);
+    PyObject *ctx = task->context;
+    task->context = NULL;
+    ca_context_release(ctx);
     Py_CLEAR(task->fut_waiter);
     task_unregister(task->fut.state, task);
 }
@@ -686,12 +690,15 @@ task_eager_start(ca_state *st, TaskObj *task)
     if ((prev != NULL || !PyErr_Occurred())
         && PyDict_SetItem(st->current_tasks, loop, (PyObject *)task) == 0) {
         if (PySet_Add(st->eager_tasks, (PyObject *)task) == 0) {
-            if (PyContext_Enter(task->context) == 0) {
+            PyObject *ctx = Py_NewRef(task->context);
+            if (PyContext_Enter(ctx) == 0) {
                 rc = task_step_impl(st, task, NULL);
-                if (PyContext_Exit(task->context) < 0) {
+                if (PyContext_Exit(ctx) < 0) {
                     rc = -1;
                 }
+                ca_context_settle(ctx, 2);  /* ctx and task->context */
             }
+            ca_context_release(ctx);
             PyObject *err = rc < 0 ? ca_err_fetch() : NULL;
             if (PySet_Discard(st->eager_tasks, (PyObject *)task) < 0) {
                 PyErr_WriteUnraisable((PyObject *)task);
@@ -750,7 +757,7 @@ task_init_impl(TaskObj *task, PyObject *coro, PyObject *loop, PyObject *name,
     else if (task_set_name_value(task, name) < 0) {
         return -1;
     }
-    task->context = (context == NULL || context == Py_None) ? PyContext_CopyCurrent()
+    task->context = (context == NULL || context == Py_None) ? ca_context_copy()
                                                             : Py_NewRef(context);
     if (task->context == NULL) {
         return -1;
@@ -882,6 +889,7 @@ task_get_coro(TaskObj *task, PyObject *unused)
 static PyObject *
 task_get_context(TaskObj *task, PyObject *unused)
 {
+    ca_context_expose(task->context);
     return Py_NewRef(task->context ? task->context : Py_None);
 }
 
@@ -1040,7 +1048,7 @@ task_tp_traverse(TaskObj *task, visitproc visit, void *arg)
 {
     Py_VISIT(task->coro);
     Py_VISIT(task->name);
-    Py_VISIT(task->context);
+    CA_VISIT_CONTEXT(task->context);
     Py_VISIT(task->fut_waiter);
     return ca_future_traverse(&task->fut, visit, arg);
 }
