@@ -43,11 +43,7 @@ __all__ = [
 
 if _sys.version_info >= (3, 12):
     __all__ += ["eager_task_factory"]
-
-    def eager_task_factory(loop, coro, *, name=None, context=None):
-        """A task factory (for loop.set_task_factory) that starts each
-        task eagerly: its first step runs inside create_task()."""
-        return Task(coro, loop=loop, name=name, context=context, eager_start=True)
+    from ._core import eager_task_factory
 
 
 __version__ = "0.1.0"

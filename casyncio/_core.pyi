@@ -4,6 +4,7 @@ import asyncio
 import asyncio.transports
 import contextvars
 import socket
+import sys
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Generic, TypeVar, TypeVarTuple, Unpack
 
@@ -262,3 +263,12 @@ class Task(Future[_T]):
     def set_name(self, value: object, /) -> None: ...
     def get_stack(self, *, limit: int | None = None) -> list[Any]: ...
     def print_stack(self, *, limit: int | None = None, file: Any = None) -> None: ...
+
+if sys.version_info >= (3, 12):
+    def eager_task_factory(
+        loop: Any,
+        coro: Coroutine[Any, Any, _T],
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> Task[_T]: ...

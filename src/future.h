@@ -100,9 +100,25 @@ ca_future_is_exact(ca_state *st, PyObject *o)
 }
 
 /* task.c */
-/* Task(coro, loop=loop, name=name, context=context), as create_task needs. */
+/* Task(coro, loop=loop, name=name, context=context[, eager_start=True]),
+ * as create_task and the eager task factory need. */
 PyObject *ca_task_create(ca_state *st, PyObject *coro, PyObject *loop,
-                         PyObject *name, PyObject *context);
+                         PyObject *name, PyObject *context, int eager_start);
+/* The keywords name= and context= of create_task and the task factories,
+ * from a vectorcall's keyword values and names; unset ones stay as they
+ * are.  -1 with TypeError on any other keyword. */
+int ca_task_parse_kw(const char *fname, PyObject *const *kwvalues,
+                     PyObject *kwnames, PyObject **name, PyObject **context);
+#if PY_VERSION_HEX >= 0x030C0000
+/* casyncio.eager_task_factory(loop, coro, *, name=None, context=None),
+ * a module function. */
+PyObject *ca_task_eager_factory(PyObject *module, PyObject *const *args,
+                                Py_ssize_t nargsf, PyObject *kwnames);
+#define CA_EAGER_TASK_FACTORY_DOC                                          \
+    "eager_task_factory(loop, coro, *, name=None, context=None)\n--\n\n" \
+    "A task factory (for loop.set_task_factory) that starts each task\n"  \
+    "eagerly: its first step runs inside create_task()."
+#endif
 /* Runs a ready entry of kind CA_READY_TASK_STEP or CA_READY_TASK_WAKEUP. */
 int ca_task_run_entry(ca_state *st, LoopObj *loop, ca_ready_entry *e);
 /* Task.cancel(msg); 1 if the request was taken. */

@@ -695,26 +695,12 @@ loop_create_task(LoopObj *self, PyObject *const *args, Py_ssize_t nargsf,
                      nargs);
         return NULL;
     }
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    for (Py_ssize_t i = 0; i < nkw; i++) {
-        PyObject *kw = PyTuple_GET_ITEM(kwnames, i);
-        if (PyUnicode_CompareWithASCIIString(kw, "name") == 0) {
-            name = args[1 + i];
-        }
-        else if (PyUnicode_CompareWithASCIIString(kw, "context") == 0) {
-            context = args[1 + i];
-        }
-        else {
-            PyErr_Format(PyExc_TypeError,
-                         "create_task() got an unexpected keyword argument '%U'", kw);
-            return NULL;
-        }
-    }
-    if (ca_loop_check_closed(self) < 0) {
+    if (ca_task_parse_kw("create_task", args + 1, kwnames, &name, &context) < 0
+        || ca_loop_check_closed(self) < 0) {
         return NULL;
     }
     if (self->task_factory == NULL) {
-        return ca_task_create(self->state, args[0], (PyObject *)self, name, context);
+        return ca_task_create(self->state, args[0], (PyObject *)self, name, context, 0);
     }
     PyObject *fargs[3] = {(PyObject *)self, args[0], context};
     PyObject *task = PyObject_Vectorcall(self->task_factory, fargs, 2,

@@ -244,6 +244,14 @@ module_free(void *mod)
     (void)module_clear((PyObject *)mod);
 }
 
+static PyMethodDef module_methods[] = {
+#if PY_VERSION_HEX >= 0x030C0000
+    {"eager_task_factory", (PyCFunction)(void (*)(void))ca_task_eager_factory,
+     METH_FASTCALL | METH_KEYWORDS, CA_EAGER_TASK_FACTORY_DOC},
+#endif
+    {NULL, NULL, 0, NULL},
+};
+
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, module_exec},
     {0, NULL},
@@ -254,6 +262,7 @@ PyModuleDef ca_module_def = {
     .m_name = "casyncio._core",
     .m_doc = "The C core of casyncio: event loop, handles and scheduling.",
     .m_size = sizeof(ca_state),
+    .m_methods = module_methods,
     .m_slots = module_slots,
     .m_traverse = module_traverse,
     .m_clear = module_clear,

@@ -1287,6 +1287,40 @@ def test_eager_task_factory(loop, factory_kind):
 
 @needs_eager
 @pytest.mark.parametrize("factory_kind", ["casyncio", "asyncio"])
+def test_eager_task_factory_called_directly(loop, factory_kind):
+    """The factory's own signature: (loop, coro, *, name=None, context=None),
+    loop and coro also by keyword; bad calls raise TypeError."""
+    factory = EAGER_FACTORIES[factory_kind]()
+    ctx = contextvars.Context()
+    ctx.run(var.set, "given")
+
+    async def read():
+        return var.get()
+
+    async def main():
+        by_position = factory(loop, read(), name="pos", context=ctx)
+        by_keyword = factory(coro=read(), loop=loop)
+        assert by_position.done() and by_keyword.done()
+        return [
+            (by_position.get_name(), by_position.result()),
+            by_keyword.result(),
+        ]
+
+    assert loop.run_until_complete(main()) == [("pos", "given"), "unset"]
+    coro = read()
+    with pytest.raises(TypeError):
+        factory(loop)
+    with pytest.raises(TypeError):
+        factory(loop, coro, None)
+    with pytest.raises(TypeError):
+        factory(loop, coro, eager=True)
+    with pytest.raises(TypeError):
+        factory(loop, coro, loop=loop)
+    coro.close()
+
+
+@needs_eager
+@pytest.mark.parametrize("factory_kind", ["casyncio", "asyncio"])
 def test_eager_task_factory_context(loop, factory_kind):
     loop.set_task_factory(EAGER_FACTORIES[factory_kind]())
     ctx = contextvars.Context()
