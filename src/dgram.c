@@ -765,6 +765,7 @@ dgram_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     if (t == NULL) {
         return NULL;
     }
+    CA_LIVE_ADD_TYPE(tp, CA_LIVE_TRANSPORT, 1);
     t->extra = Py_NewRef(extra);
     t->loop = (LoopObj *)Py_NewRef(loop);
     t->sock = Py_NewRef(sock);
@@ -848,6 +849,7 @@ dgram_dealloc(DgramObj *t)
     }
     PyObject_GC_UnTrack(t);
     (void)dgram_clear(t);
+    CA_LIVE_ADD_TYPE(tp, CA_LIVE_TRANSPORT, -1);
     tp->tp_free(t);
     Py_DECREF(tp);
 }

@@ -33,6 +33,7 @@ void
 ca_future_prepare(FutureObj *fut, ca_state *st)
 {
     fut->state = st;
+    CA_LIVE_ADD(st, PyObject_TypeCheck(fut, st->TaskType) ? CA_LIVE_TASK : CA_LIVE_FUTURE, 1);
     future_cbs_reset(fut);
 }
 
@@ -956,6 +957,9 @@ future_tp_dealloc(FutureObj *fut)
         PyObject_ClearWeakRefs((PyObject *)fut);
     }
     (void)ca_future_clear(fut);
+    if (fut->state != NULL) {
+        CA_LIVE_ADD(fut->state, CA_LIVE_FUTURE, -1);
+    }
     tp->tp_free(fut);
     Py_DECREF(tp);
 }

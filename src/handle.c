@@ -47,6 +47,7 @@ ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
     if (h == NULL) {
         return NULL;
     }
+    CA_LIVE_ADD(st, tp == st->TimerHandleType ? CA_LIVE_TIMER : CA_LIVE_HANDLE, 1);
     h->callback = Py_NewRef(callback);
     h->args = NULL;
     h->context = NULL;
@@ -577,6 +578,13 @@ handle_dealloc(HandleObj *self)
         PyObject_ClearWeakRefs((PyObject *)self);
     }
     (void)handle_clear(self);
+#ifdef CA_DEBUG
+    ca_state *st = ca_state_from_type(tp);
+    if (st != NULL) {
+        CA_LIVE_ADD(st, tp == st->TimerHandleType ? CA_LIVE_TIMER : CA_LIVE_HANDLE, -1);
+    }
+    PyErr_Clear();
+#endif
     tp->tp_free(self);
     Py_DECREF(tp);
 }

@@ -83,6 +83,7 @@ io_sync(LoopObj *loop, int fd)
         ca_err_from_errno(err);
         return -1;
     }
+    CA_LIVE_ADD(loop->state, CA_LIVE_WATCHER, (next != 0) - (w->mask != 0));
     w->mask = next;
     w->disarmed = 0;
     return 0;
@@ -235,6 +236,7 @@ io_sync_or_forget(LoopObj *loop, int fd)
     if (io_sync(loop, fd) < 0) {
         ca_watch *w = &loop->watches[fd];
         PyErr_Clear();
+        CA_LIVE_ADD(loop->state, CA_LIVE_WATCHER, -(w->mask != 0));
         w->mask = 0;
         w->disarmed = 0;
         w->kind = w->reader || w->writer ? CA_WATCH_CALLBACK : CA_WATCH_NONE;
@@ -452,6 +454,7 @@ ca_io_clear(LoopObj *loop)
     loop->watches = NULL;
     loop->nwatches = 0;
     for (int i = 0; i < n; i++) {
+        CA_LIVE_ADD(loop->state, CA_LIVE_WATCHER, -(watches[i].mask != 0));
         Py_XDECREF(watches[i].reader);
         Py_XDECREF(watches[i].writer);
     }

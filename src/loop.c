@@ -852,6 +852,7 @@ loop_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
         return NULL;
     }
     self->state = PyModule_GetState(mod);
+    CA_LIVE_ADD(self->state, CA_LIVE_LOOP, 1);
     self->wakeup_fd = -1;
     self->signal_rfd = -1;
     self->signal_wfd = -1;
@@ -913,6 +914,7 @@ loop_dealloc(LoopObj *self)
     PyObject_GC_UnTrack(self);
     (void)loop_clear(self);
     loop_release_native(self);
+    CA_LIVE_ADD(self->state, CA_LIVE_LOOP, -1);
     tp->tp_free(self);
     Py_DECREF(tp);
 }

@@ -244,7 +244,45 @@ module_free(void *mod)
     (void)module_clear((PyObject *)mod);
 }
 
+#ifdef CA_DEBUG
+void
+ca_live_add_by_type(PyTypeObject *tp, ca_live_kind kind, Py_ssize_t delta)
+{
+    /* Beware: called from deallocators, possibly with an exception set. */
+    PyObject *exc = ca_err_fetch();
+    PyObject *mod = PyType_GetModuleByDef(tp, &ca_module_def);
+    if (mod != NULL) {
+        ((ca_state *)PyModule_GetState(mod))->live[kind] += delta;
+    }
+    else {
+        PyErr_Clear();
+    }
+    ca_err_restore(exc);
+}
+
+static PyObject *
+module_live_counts(PyObject *mod, PyObject *unused)
+{
+    static const char *names[CA_LIVE_N] = CA_LIVE_NAMES;
+    ca_state *st = (ca_state *)PyModule_GetState(mod);
+    PyObject *d = PyDict_New();
+    for (int i = 0; d != NULL && i < CA_LIVE_N; i++) {
+        PyObject *n = PyLong_FromSsize_t(st->live[i]);
+        if (n == NULL || PyDict_SetItemString(d, names[i], n) < 0) {
+            Py_CLEAR(d);
+        }
+        Py_XDECREF(n);
+    }
+    return d;
+}
+#endif
+
 static PyMethodDef module_methods[] = {
+#ifdef CA_DEBUG
+    {"_live_counts", module_live_counts, METH_NOARGS,
+     "_live_counts($module, /)\n--\n\n"
+     "The live-object counters of the debug build: {kind: objects alive}."},
+#endif
 #if PY_VERSION_HEX >= 0x030C0000
     {"eager_task_factory", (PyCFunction)(void (*)(void))ca_task_eager_factory,
      METH_FASTCALL | METH_KEYWORDS, CA_EAGER_TASK_FACTORY_DOC},

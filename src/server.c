@@ -223,6 +223,7 @@ ca_loop_start_accepting(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs)
     if (self == NULL) {
         return NULL;
     }
+    CA_LIVE_ADD(loop->state, CA_LIVE_SERVER, 1);
     self->loop = (LoopObj *)Py_NewRef((PyObject *)loop);
     self->sock = Py_NewRef(args[0]);
     self->protocol_factory = Py_NewRef(args[1]);
@@ -287,6 +288,7 @@ accepter_dealloc(AccepterObj *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     (void)accepter_clear(self);
+    CA_LIVE_ADD_TYPE(tp, CA_LIVE_SERVER, -1);
     tp->tp_free(self);
     Py_DECREF(tp);
 }

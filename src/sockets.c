@@ -717,6 +717,7 @@ sockop_new(LoopObj *loop, sock_kind kind, PyObject *sock, PyObject *const *args,
     if (op == NULL) {
         return NULL;
     }
+    CA_LIVE_ADD(loop->state, CA_LIVE_SOCKOP, 1);
     op->loop = (LoopObj *)Py_NewRef(loop);
     op->sock = Py_NewRef(sock);
     for (int i = 0; i < 3; i++) {
@@ -934,6 +935,7 @@ sockop_dealloc(SockOpObj *op)
     PyTypeObject *tp = Py_TYPE(op);
     PyObject_GC_UnTrack(op);
     (void)sockop_clear(op);
+    CA_LIVE_ADD_TYPE(tp, CA_LIVE_SOCKOP, -1);
     PyObject_GC_Del(op);
     Py_DECREF(tp);
 }

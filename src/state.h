@@ -15,6 +15,27 @@
 
 #include <stdint.h>
 
+/* Live-object counters of the debug build (CASYNCIO_DEBUG=1): what the
+ * module has made and not yet freed, by kind; the test suite checks they
+ * return to zero after each test module (tests/conftest.py). */
+typedef enum {
+    CA_LIVE_LOOP,
+    CA_LIVE_HANDLE,     /* Handle, without TimerHandle */
+    CA_LIVE_TIMER,      /* TimerHandle */
+    CA_LIVE_FUTURE,
+    CA_LIVE_TASK,
+    CA_LIVE_TRANSPORT,  /* stream and datagram transports */
+    CA_LIVE_SERVER,     /* accepters of listening sockets */
+    CA_LIVE_SOCKOP,     /* pending or finished sock_* operations */
+    CA_LIVE_WATCHER,    /* fds registered with the reactor */
+    CA_LIVE_WRITEBUF,   /* transport write queues with memory allocated */
+    CA_LIVE_N
+} ca_live_kind;
+
+#define CA_LIVE_NAMES                                                      \
+    {"loops", "handles", "timers", "futures", "tasks", "transports",       \
+     "servers", "sock_ops", "watchers", "write_buffers"}
+
 typedef struct {
     PyTypeObject *LoopType;
     PyTypeObject *HandleType;
@@ -58,6 +79,9 @@ typedef struct {
     /* Types that asyncio.iscoroutine accepted: checked before calling it. */
     PyObject *coroutine_types;
     uint64_t task_name_counter;
+#ifdef CA_DEBUG
+    Py_ssize_t live[CA_LIVE_N];
+#endif
 
     /* Interned strings and small constants. */
     PyObject *str_call_exception_handler;
@@ -114,6 +138,17 @@ extern PyModuleDef ca_module_def;
 /* Imports `module` and returns its attribute `name` (a new reference), or
  * NULL with an exception set.  For module and type initialisation. */
 PyObject *ca_import_attr(const char *module, const char *name);
+
+#ifdef CA_DEBUG
+/* Counts `delta` objects of `kind` made (+) or freed (-) by the module
+ * that defined `tp`: for deallocators, which may no longer reach a loop. */
+void ca_live_add_by_type(PyTypeObject *tp, ca_live_kind kind, Py_ssize_t delta);
+#define CA_LIVE_ADD(st, kind, delta) ((st)->live[(kind)] += (delta))
+#define CA_LIVE_ADD_TYPE(tp, kind, delta) ca_live_add_by_type((tp), (kind), (delta))
+#else
+#define CA_LIVE_ADD(st, kind, delta) ((void)0)
+#define CA_LIVE_ADD_TYPE(tp, kind, delta) ((void)0)
+#endif
 
 /* The state of the module that defined `tp` or one of its bases; for paths
  * that have no loop at hand (Handle methods, repr).  Sets an exception and

@@ -642,6 +642,9 @@ stream_queue(StreamObj *self, PyObject *data, const char *buf, Py_ssize_t len,
     else if ((chunk = PyBytes_FromStringAndSize(buf + sent, len - sent)) == NULL) {
         return -1;
     }
+    if (self->wbuf.items == NULL) {
+        CA_LIVE_ADD(self->loop->state, CA_LIVE_WRITEBUF, 1);  /* wbuf_push allocates */
+    }
     if (wbuf_push(&self->wbuf, chunk) < 0) {
         Py_DECREF(chunk);
         return -1;
@@ -891,6 +894,7 @@ ca_stream_new(LoopObj *loop, PyObject *sock, PyObject *protocol, PyObject *waite
         return NULL;
     }
     memset((char *)self + sizeof(PyObject), 0, sizeof(StreamObj) - sizeof(PyObject));
+    CA_LIVE_ADD(st, CA_LIVE_TRANSPORT, 1);
     self->loop = (LoopObj *)Py_NewRef((PyObject *)loop);
     self->sock = Py_NewRef(sock);
     self->fd = (int)fd;
@@ -1351,7 +1355,11 @@ stream_dealloc(StreamObj *self)
         PyObject_ClearWeakRefs((PyObject *)self);
     }
     (void)stream_clear(self);
+    if (self->wbuf.items != NULL) {
+        CA_LIVE_ADD_TYPE(tp, CA_LIVE_WRITEBUF, -1);
+    }
     free(self->wbuf.items);
+    CA_LIVE_ADD_TYPE(tp, CA_LIVE_TRANSPORT, -1);
     tp->tp_free(self);
     Py_DECREF(tp);
 }

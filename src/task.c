@@ -1162,6 +1162,9 @@ task_tp_dealloc(TaskObj *task)
         PyObject_ClearWeakRefs((PyObject *)task);
     }
     (void)task_tp_clear(task);
+    if (task->fut.state != NULL) {
+        CA_LIVE_ADD(task->fut.state, CA_LIVE_TASK, -1);
+    }
     tp->tp_free(task);
     Py_DECREF(tp);
 }

@@ -89,3 +89,29 @@ def run(impl):
             return r.run(coro)
 
     return runner
+
+
+def _live_counts():
+    """The C module's live-object counters ({kind: count}) in a debug build
+    (CASYNCIO_DEBUG=1), else None."""
+    try:
+        from casyncio import _core
+    except ImportError:
+        return None
+    counts = getattr(_core, "_live_counts", None)
+    return counts() if counts is not None else None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_live_objects_after_module():
+    """In a debug build, every object casyncio made (loops, handles, timers,
+    futures, tasks, transports, servers, sock_* operations, reactor
+    registrations, write buffers) is gone once a test module has finished
+    and garbage is collected: a count left above zero is a leak."""
+    yield
+    if _live_counts() is None:
+        return
+    for _ in range(3):
+        gc.collect()
+    left = {kind: n for kind, n in _live_counts().items() if n}
+    assert not left, f"casyncio objects still alive after this module: {left}"
