@@ -1,5 +1,6 @@
 /* casyncio._core: module initialisation (multi-phase) and the module state.
  * Owns the heap types and the cached asyncio helpers of state.h. */
+#include "errors.h"
 #include "future.h"
 #include "handle.h"
 #include "loop.h"
