@@ -579,11 +579,16 @@ handle_dealloc(HandleObj *self)
     }
     (void)handle_clear(self);
 #ifdef CA_DEBUG
+    /* Beware: a deallocator may run with an exception set; keep it. */
+    PyObject *exc = ca_err_fetch();
     ca_state *st = ca_state_from_type(tp);
     if (st != NULL) {
         CA_LIVE_ADD(st, tp == st->TimerHandleType ? CA_LIVE_TIMER : CA_LIVE_HANDLE, -1);
     }
-    PyErr_Clear();
+    else {
+        PyErr_Clear();
+    }
+    ca_err_restore(exc);
 #endif
     tp->tp_free(self);
     Py_DECREF(tp);

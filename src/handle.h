@@ -51,10 +51,19 @@ int ca_handle_run(ca_state *st, HandleObj *h);
  * anyway, and gc.get_referents() must not hand one out. */
 PyObject *ca_context_copy(void);
 
+/* Only a Context that ca_context_copy() made can be untracked; anything
+ * else (a user's context= argument may be any object, even one that is not
+ * a GC object) is left alone. */
+static inline int
+ca_context_is_untracked(PyObject *ctx)
+{
+    return ctx != NULL && PyContext_CheckExact(ctx) && !PyObject_GC_IsTracked(ctx);
+}
+
 static inline void
 ca_context_expose(PyObject *ctx)
 {
-    if (ctx != NULL && !PyObject_GC_IsTracked(ctx)) {
+    if (ca_context_is_untracked(ctx)) {
         PyObject_GC_Track(ctx);
     }
 }
@@ -78,7 +87,7 @@ ca_context_release(PyObject *ctx)
 static inline void
 ca_context_settle(PyObject *ctx, Py_ssize_t held)
 {
-    if (!PyObject_GC_IsTracked(ctx)
+    if (ca_context_is_untracked(ctx)
         && (PyObject_Size(ctx) != 0 || Py_REFCNT(ctx) > held)) {
         PyObject_GC_Track(ctx);
     }
@@ -86,7 +95,7 @@ ca_context_settle(PyObject *ctx, Py_ssize_t held)
 
 #define CA_VISIT_CONTEXT(ctx)                                   \
     do {                                                        \
-        if ((ctx) != NULL && PyObject_GC_IsTracked(ctx)) {      \
+        if ((ctx) != NULL && !ca_context_is_untracked(ctx)) {   \
             Py_VISIT(ctx);                                      \
         }                                                       \
     } while (0)
