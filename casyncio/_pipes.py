@@ -28,6 +28,7 @@ import itertools
 import logging
 import os
 import subprocess
+import sys
 import threading
 from asyncio import base_events, base_subprocess, events, unix_events
 
@@ -209,7 +210,9 @@ class PipeEndpoints:
         kwargs,
     ):
         """Stock asyncio's path with the policy's watcher."""
-        with watcher:
+        with watcher as entered:
+            if sys.version_info < (3, 12):
+                watcher = entered  # 3.11 uses what __enter__ returns
             if not watcher.is_active():
                 raise RuntimeError(
                     "asyncio.get_child_watcher() is not activated, "

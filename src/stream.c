@@ -72,6 +72,9 @@ typedef struct {
      * (sorted): _extra, _high_water, _loop, _low_water, _protocol_paused. */
     PyObject *base_slots[STREAM_BASE_SLOTS];
     PyObject *weakreflist;
+    /* Instance attributes, as asyncio's transports have (CPython's tests
+     * replace methods of a transport with mocks). */
+    PyObject *dict;
     LoopObj *loop;
     PyObject *sock;         /* the socket or pipe file; NULL once
                                connection_lost has run */
@@ -1393,6 +1396,7 @@ stream_traverse(StreamObj *self, visitproc visit, void *arg)
     for (int i = 0; i < STREAM_BASE_SLOTS; i++) {
         Py_VISIT(self->base_slots[i]);
     }
+    Py_VISIT(self->dict);
     Py_VISIT((PyObject *)self->loop);
     Py_VISIT(self->sock);
     Py_VISIT(self->protocol);
@@ -1414,6 +1418,7 @@ stream_clear(StreamObj *self)
         Py_CLEAR(self->base_slots[i]);
     }
     wbuf_clear(&self->wbuf);
+    Py_CLEAR(self->dict);
     Py_CLEAR(self->sock);
     Py_CLEAR(self->protocol);
     Py_CLEAR(self->server);
@@ -1492,6 +1497,7 @@ static PyGetSetDef stream_getset[] = {
 
 static PyMemberDef stream_members[] = {
     {"__weaklistoffset__", T_PYSSIZET, offsetof(StreamObj, weakreflist), READONLY, NULL},
+    {"__dictoffset__", T_PYSSIZET, offsetof(StreamObj, dict), READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 
