@@ -128,10 +128,9 @@ class PipeEndpoints:
         extra=None,
         **kwargs,
     ):
-        watcher = _policy_watcher()
-        if watcher is not None:
-            return await self._spawn_with_watcher(
-                watcher,
+        def start(waiter):
+            return _SubprocessTransport(
+                self,
                 protocol,
                 args,
                 shell,
@@ -139,77 +138,15 @@ class PipeEndpoints:
                 stdout,
                 stderr,
                 bufsize,
-                extra,
-                kwargs,
+                waiter=waiter,
+                extra=extra,
+                **kwargs,
             )
-        transp = await self._spawn(
-            protocol,
-            args,
-            shell,
-            stdin,
-            stdout,
-            stderr,
-            bufsize,
-            extra,
-            kwargs,
-            self._watch_child,
-        )
-        return transp
 
-    async def _spawn(
-        self,
-        protocol,
-        args,
-        shell,
-        stdin,
-        stdout,
-        stderr,
-        bufsize,
-        extra,
-        kwargs,
-        watch,
-    ):
-        """Start the child, watch its exit, wait for its pipes (asyncio's
-        sequence; on failure the child is killed and reaped)."""
-        waiter = self.create_future()
-        transp = _SubprocessTransport(
-            self,
-            protocol,
-            args,
-            shell,
-            stdin,
-            stdout,
-            stderr,
-            bufsize,
-            waiter=waiter,
-            extra=extra,
-            **kwargs,
-        )
-        watch(transp)
-        try:
-            await waiter
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException:
-            transp.close()
-            await transp._wait()
-            raise
-        return transp
-
-    async def _spawn_with_watcher(
-        self,
-        watcher,
-        protocol,
-        args,
-        shell,
-        stdin,
-        stdout,
-        stderr,
-        bufsize,
-        extra,
-        kwargs,
-    ):
-        """Stock asyncio's path with the policy's watcher."""
+        watcher = _policy_watcher()
+        if watcher is None:
+            return await self._spawn(start, self._watch_child)
+        # Stock asyncio's path with the watcher a user set in the policy.
         with watcher as entered:
             if sys.version_info < (3, 12):
                 watcher = entered  # 3.11 uses what __enter__ returns
@@ -224,18 +161,23 @@ class PipeEndpoints:
                     transp.get_pid(), self._child_watcher_callback, transp
                 )
 
-            return await self._spawn(
-                protocol,
-                args,
-                shell,
-                stdin,
-                stdout,
-                stderr,
-                bufsize,
-                extra,
-                kwargs,
-                watch,
-            )
+            return await self._spawn(start, watch)
+
+    async def _spawn(self, start, watch):
+        """Start the child, watch its exit, wait for its pipes (asyncio's
+        sequence; on failure the child is killed and reaped)."""
+        waiter = self.create_future()
+        transp = start(waiter)
+        watch(transp)
+        try:
+            await waiter
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            transp.close()
+            await transp._wait()
+            raise
+        return transp
 
     def _child_watcher_callback(self, pid, returncode, transp):
         self.call_soon_threadsafe(transp._process_exited, returncode)

@@ -1446,44 +1446,55 @@ stream_dealloc(StreamObj *self)
 
 /* ---- tables ---- */
 
+/* Method table entries shared by the socket and the pipe transports. */
+#define STREAM_WRITE_METHODS                                                            \
+    {"write", (PyCFunction)stream_py_write, METH_O,                                     \
+     "write($self, data, /)\n--\n\nWrite data: at once if the fd takes it, else "      \
+     "queued and written when the fd is writable."},                                    \
+    {"writelines", (PyCFunction)stream_py_writelines, METH_O,                           \
+     "writelines($self, list_of_data, /)\n--\n\nWrite the concatenated buffers."},     \
+    {"can_write_eof", (PyCFunction)stream_py_can_write_eof, METH_NOARGS,                \
+     "can_write_eof($self, /)\n--\n\nTrue."},                                          \
+    {"abort", (PyCFunction)stream_py_abort, METH_NOARGS,                                \
+     "abort($self, /)\n--\n\nClose at once, dropping queued data."},                   \
+    {"get_write_buffer_size", (PyCFunction)stream_py_get_write_buffer_size,             \
+     METH_NOARGS, "get_write_buffer_size($self, /)\n--\n\nBytes queued, not yet sent."}, \
+    {"get_write_buffer_limits", (PyCFunction)stream_py_get_write_buffer_limits,         \
+     METH_NOARGS, "get_write_buffer_limits($self, /)\n--\n\nThe (low, high) marks."},  \
+    {"set_write_buffer_limits",                                                         \
+     (PyCFunction)(void (*)(void))stream_py_set_write_buffer_limits,                    \
+     METH_VARARGS | METH_KEYWORDS,                                                      \
+     "set_write_buffer_limits($self, /, high=None, low=None)\n--\n\n"                  \
+     "Set the marks at which pause_writing/resume_writing are called."}
+
+#define STREAM_READ_METHODS                                                             \
+    {"is_reading", (PyCFunction)stream_py_is_reading, METH_NOARGS,                      \
+     "is_reading($self, /)\n--\n\nTrue unless reading is paused or closing."},         \
+    {"pause_reading", (PyCFunction)stream_py_pause_reading, METH_NOARGS,                \
+     "pause_reading($self, /)\n--\n\nStop calling data_received until resumed."},      \
+    {"resume_reading", (PyCFunction)stream_py_resume_reading, METH_NOARGS,              \
+     "resume_reading($self, /)\n--\n\nResume after pause_reading()."}
+
+#define STREAM_COMMON_METHODS                                                           \
+    {"is_closing", (PyCFunction)stream_py_is_closing, METH_NOARGS,                      \
+     "is_closing($self, /)\n--\n\nTrue once closing (or at a pipe's end of file)."},   \
+    {"get_protocol", (PyCFunction)stream_py_get_protocol, METH_NOARGS,                  \
+     "get_protocol($self, /)\n--\n\nThe current protocol."},                           \
+    {"set_protocol", (PyCFunction)stream_py_set_protocol, METH_O,                       \
+     "set_protocol($self, protocol, /)\n--\n\nReplace the protocol."},                 \
+    {"_force_close", (PyCFunction)stream_py_force_close, METH_O, NULL},                 \
+    {"_call_connection_lost", (PyCFunction)stream_py_call_connection_lost, METH_O, NULL}, \
+    {"_start_reading", (PyCFunction)stream_py_start_reading, METH_NOARGS, NULL}
+
 static PyMethodDef stream_methods[] = {
-    {"write", (PyCFunction)stream_py_write, METH_O,
-     "write($self, data, /)\n--\n\nSend data: at once if the socket takes it, else "
-     "queued and sent when the socket is writable."},
-    {"writelines", (PyCFunction)stream_py_writelines, METH_O,
-     "writelines($self, list_of_data, /)\n--\n\nWrite the concatenated buffers."},
+    STREAM_WRITE_METHODS,
+    STREAM_READ_METHODS,
+    STREAM_COMMON_METHODS,
     {"write_eof", (PyCFunction)stream_py_write_eof, METH_NOARGS,
      "write_eof($self, /)\n--\n\nShut the write side down once the queue is sent."},
-    {"can_write_eof", (PyCFunction)stream_py_can_write_eof, METH_NOARGS,
-     "can_write_eof($self, /)\n--\n\nTrue: stream sockets can half-close."},
     {"close", (PyCFunction)stream_py_close, METH_NOARGS,
      "close($self, /)\n--\n\nStop reading; connection_lost(None) follows once the "
      "queued data is sent."},
-    {"abort", (PyCFunction)stream_py_abort, METH_NOARGS,
-     "abort($self, /)\n--\n\nClose at once, dropping queued data."},
-    {"is_closing", (PyCFunction)stream_py_is_closing, METH_NOARGS,
-     "is_closing($self, /)\n--\n\nTrue once close() or abort() was called."},
-    {"is_reading", (PyCFunction)stream_py_is_reading, METH_NOARGS,
-     "is_reading($self, /)\n--\n\nTrue unless reading is paused or closing."},
-    {"pause_reading", (PyCFunction)stream_py_pause_reading, METH_NOARGS,
-     "pause_reading($self, /)\n--\n\nStop calling data_received until resumed."},
-    {"resume_reading", (PyCFunction)stream_py_resume_reading, METH_NOARGS,
-     "resume_reading($self, /)\n--\n\nResume after pause_reading()."},
-    {"get_protocol", (PyCFunction)stream_py_get_protocol, METH_NOARGS,
-     "get_protocol($self, /)\n--\n\nThe current protocol."},
-    {"set_protocol", (PyCFunction)stream_py_set_protocol, METH_O,
-     "set_protocol($self, protocol, /)\n--\n\nReplace the protocol."},
-    {"get_write_buffer_size", (PyCFunction)stream_py_get_write_buffer_size,
-     METH_NOARGS, "get_write_buffer_size($self, /)\n--\n\nBytes queued, not yet sent."},
-    {"get_write_buffer_limits", (PyCFunction)stream_py_get_write_buffer_limits,
-     METH_NOARGS, "get_write_buffer_limits($self, /)\n--\n\nThe (low, high) marks."},
-    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))stream_py_set_write_buffer_limits,
-     METH_VARARGS | METH_KEYWORDS,
-     "set_write_buffer_limits($self, /, high=None, low=None)\n--\n\n"
-     "Set the marks at which pause_writing/resume_writing are called."},
-    {"_force_close", (PyCFunction)stream_py_force_close, METH_O, NULL},
-    {"_call_connection_lost", (PyCFunction)stream_py_call_connection_lost, METH_O, NULL},
-    {"_start_reading", (PyCFunction)stream_py_start_reading, METH_NOARGS, NULL},
     {"_make_empty_waiter", (PyCFunction)stream_py_make_empty_waiter, METH_NOARGS, NULL},
     {"_reset_empty_waiter", (PyCFunction)stream_py_reset_empty_waiter, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
@@ -1893,57 +1904,21 @@ pipe_repr(StreamObj *self)
 }
 
 static PyMethodDef pipe_read_methods[] = {
+    STREAM_READ_METHODS,
+    STREAM_COMMON_METHODS,
     {"close", (PyCFunction)stream_py_close, METH_NOARGS,
      "close($self, /)\n--\n\nStop reading; connection_lost(None) follows."},
-    {"is_closing", (PyCFunction)stream_py_is_closing, METH_NOARGS,
-     "is_closing($self, /)\n--\n\nTrue once closed, or at end of file."},
-    {"is_reading", (PyCFunction)stream_py_is_reading, METH_NOARGS,
-     "is_reading($self, /)\n--\n\nTrue unless reading is paused or closing."},
-    {"pause_reading", (PyCFunction)stream_py_pause_reading, METH_NOARGS,
-     "pause_reading($self, /)\n--\n\nStop calling data_received until resumed."},
-    {"resume_reading", (PyCFunction)stream_py_resume_reading, METH_NOARGS,
-     "resume_reading($self, /)\n--\n\nResume after pause_reading()."},
-    {"get_protocol", (PyCFunction)stream_py_get_protocol, METH_NOARGS,
-     "get_protocol($self, /)\n--\n\nThe current protocol."},
-    {"set_protocol", (PyCFunction)stream_py_set_protocol, METH_O,
-     "set_protocol($self, protocol, /)\n--\n\nReplace the protocol."},
-    {"_force_close", (PyCFunction)stream_py_force_close, METH_O, NULL},
-    {"_call_connection_lost", (PyCFunction)stream_py_call_connection_lost, METH_O, NULL},
-    {"_start_reading", (PyCFunction)stream_py_start_reading, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
+/* write_eof() is close() on a pipe: a pipe cannot be half-closed. */
 static PyMethodDef pipe_write_methods[] = {
-    {"write", (PyCFunction)stream_py_write, METH_O,
-     "write($self, data, /)\n--\n\nWrite data: at once if the pipe takes it, else "
-     "queued and written when the pipe is writable."},
-    {"writelines", (PyCFunction)stream_py_writelines, METH_O,
-     "writelines($self, list_of_data, /)\n--\n\nWrite the concatenated buffers."},
+    STREAM_WRITE_METHODS,
+    STREAM_COMMON_METHODS,
     {"write_eof", (PyCFunction)stream_py_close, METH_NOARGS,
      "write_eof($self, /)\n--\n\nClose the pipe once the queue is written."},
-    {"can_write_eof", (PyCFunction)stream_py_can_write_eof, METH_NOARGS,
-     "can_write_eof($self, /)\n--\n\nTrue."},
     {"close", (PyCFunction)stream_py_close, METH_NOARGS,
      "close($self, /)\n--\n\nClose the pipe once the queued data is written."},
-    {"abort", (PyCFunction)stream_py_abort, METH_NOARGS,
-     "abort($self, /)\n--\n\nClose at once, dropping queued data."},
-    {"is_closing", (PyCFunction)stream_py_is_closing, METH_NOARGS,
-     "is_closing($self, /)\n--\n\nTrue once close(), write_eof() or abort() was called."},
-    {"get_protocol", (PyCFunction)stream_py_get_protocol, METH_NOARGS,
-     "get_protocol($self, /)\n--\n\nThe current protocol."},
-    {"set_protocol", (PyCFunction)stream_py_set_protocol, METH_O,
-     "set_protocol($self, protocol, /)\n--\n\nReplace the protocol."},
-    {"get_write_buffer_size", (PyCFunction)stream_py_get_write_buffer_size, METH_NOARGS,
-     "get_write_buffer_size($self, /)\n--\n\nBytes queued, not yet written."},
-    {"get_write_buffer_limits", (PyCFunction)stream_py_get_write_buffer_limits,
-     METH_NOARGS, "get_write_buffer_limits($self, /)\n--\n\nThe (low, high) marks."},
-    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))stream_py_set_write_buffer_limits,
-     METH_VARARGS | METH_KEYWORDS,
-     "set_write_buffer_limits($self, /, high=None, low=None)\n--\n\n"
-     "Set the marks at which pause_writing/resume_writing are called."},
-    {"_force_close", (PyCFunction)stream_py_force_close, METH_O, NULL},
-    {"_call_connection_lost", (PyCFunction)stream_py_call_connection_lost, METH_O, NULL},
-    {"_start_reading", (PyCFunction)stream_py_start_reading, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
