@@ -696,6 +696,37 @@ def sock_echo(new_loop, scale):
 
 
 # --------------------------------------------------------------------------
+# Subprocess workloads
+
+
+@workload
+def subprocess_spawn(new_loop, scale):
+    """2,000 children, /bin/true and /bin/false alternately, 16 at a time,
+    through asyncio.create_subprocess_exec and Process.wait(); every return
+    code is checked.  Measures the spawn, the child's exit watch and the
+    reaping (the fork/exec itself costs the same on every loop)."""
+    n = scaled(2_000, scale)
+    width = 16
+    loop = new_loop()
+    programs = ("/bin/true", "/bin/false")
+
+    async def lane(start):
+        codes = []
+        for i in range(start, n, width):
+            proc = await asyncio.create_subprocess_exec(programs[i % 2])
+            codes.append((i, await proc.wait()))
+        return codes
+
+    async def main():
+        lanes = await asyncio.gather(*[lane(k) for k in range(width)])
+        return sorted(c for codes in lanes for c in codes)
+
+    result, seconds = timed(loop, main())
+    check(result == [(i, i % 2) for i in range(n)], "wrong or missing return codes")
+    return Result(n, seconds)
+
+
+# --------------------------------------------------------------------------
 # Implementations: name -> () -> (loop factory, description)
 
 
