@@ -726,6 +726,64 @@ def subprocess_spawn(new_loop, scale):
     return Result(n, seconds)
 
 
+@workload(unit="MiB/s")
+def pipe_throughput(new_loop, scale):
+    """512 MiB through one os.pipe() inside the loop: a connect_write_pipe
+    transport writes 64 KiB chunks, pausing at its high-water mark, and a
+    connect_read_pipe transport reads them; the byte count and a sum over
+    the first byte of every chunk received are checked."""
+    chunk_size = 64 * 1024
+    nchunks = scaled(8192, scale)
+    loop = new_loop()
+    chunks = [bytes([i % 251]) * chunk_size for i in range(251)]
+
+    class Reader(asyncio.Protocol):
+        def __init__(self):
+            self.received = 0
+            self.firsts = 0
+            self.done = loop.create_future()
+
+        def data_received(self, data):
+            # A read may split or join chunks: sum the first byte of each
+            # chunk by position.
+            start = self.received
+            self.received += len(data)
+            first = -(-start // chunk_size) * chunk_size
+            for pos in range(first, self.received, chunk_size):
+                self.firsts += data[pos - start]
+
+        def connection_lost(self, exc):
+            self.done.set_result(exc)
+
+    class Writer(asyncio.Protocol):
+        def __init__(self):
+            self.can_write = loop.create_future()
+            self.can_write.set_result(None)
+
+        def pause_writing(self):
+            self.can_write = loop.create_future()
+
+        def resume_writing(self):
+            self.can_write.set_result(None)
+
+    async def main():
+        r, w = os.pipe()
+        reader = Reader()
+        await loop.connect_read_pipe(lambda: reader, os.fdopen(r, "rb", 0))
+        wt, writer = await loop.connect_write_pipe(Writer, os.fdopen(w, "wb", 0))
+        for i in range(nchunks):
+            await writer.can_write
+            wt.write(chunks[i % 251])
+        wt.close()
+        check(await reader.done is None, "the read pipe closed with an error")
+        return reader.received, reader.firsts
+
+    (received, firsts), seconds = timed(loop, main())
+    check(received == nchunks * chunk_size, f"received {received} bytes")
+    check(firsts == sum(i % 251 for i in range(nchunks)), "chunks out of order")
+    return Result(nchunks * chunk_size // (1024 * 1024), seconds)
+
+
 # --------------------------------------------------------------------------
 # Implementations: name -> () -> (loop factory, description)
 
