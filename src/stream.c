@@ -1,9 +1,14 @@
 /* The stream transport: one connected SOCK_STREAM socket (TCP or Unix)
- * driven by the loop, with asyncio's _SelectorSocketTransport behaviour.
+ * driven by the loop, with asyncio's _SelectorSocketTransport behaviour;
+ * and in pipe mode (the section at the end) the same machinery on the fd
+ * of connect_read_pipe/connect_write_pipe, as asyncio's unix_events pipe
+ * transports.
  *
  * Owns: the transport object, its write queue (bytes objects, flushed with
- * sendmsg's gather write), its references to the socket, protocol, server
- * and loop, and the loop's receive buffer (stream_scratch).
+ * sendmsg's or writev's gather write), its references to the socket or
+ * pipe file, protocol, server and loop, and the loop's receive buffer
+ * (stream_scratch).  A pipe's fd is not named as its owner in the watch
+ * table (asyncio does not register pipes in _transports).
  * Does not own: the watch table (io.c; a transport sits in its fd's reader
  * and writer slots while it waits, and is named in the entry as the fd's
  * owner so add_reader & co. refuse the fd), the accepting side of servers
