@@ -696,6 +696,95 @@ def sock_echo(new_loop, scale):
 
 
 # --------------------------------------------------------------------------
+# Subprocess workloads
+
+
+@workload
+def subprocess_spawn(new_loop, scale):
+    """2,000 children, /bin/true and /bin/false alternately, 16 at a time,
+    through asyncio.create_subprocess_exec and Process.wait(); every return
+    code is checked.  Measures the spawn, the child's exit watch and the
+    reaping (the fork/exec itself costs the same on every loop)."""
+    n = scaled(2_000, scale)
+    width = 16
+    loop = new_loop()
+    programs = ("/bin/true", "/bin/false")
+
+    async def lane(start):
+        codes = []
+        for i in range(start, n, width):
+            proc = await asyncio.create_subprocess_exec(programs[i % 2])
+            codes.append((i, await proc.wait()))
+        return codes
+
+    async def main():
+        lanes = await asyncio.gather(*[lane(k) for k in range(width)])
+        return sorted(c for codes in lanes for c in codes)
+
+    result, seconds = timed(loop, main())
+    check(result == [(i, i % 2) for i in range(n)], "wrong or missing return codes")
+    return Result(n, seconds)
+
+
+@workload(unit="MiB/s")
+def pipe_throughput(new_loop, scale):
+    """512 MiB through one os.pipe() inside the loop: a connect_write_pipe
+    transport writes 64 KiB chunks, pausing at its high-water mark, and a
+    connect_read_pipe transport reads them; the byte count and a sum over
+    the first byte of every chunk received are checked."""
+    chunk_size = 64 * 1024
+    nchunks = scaled(8192, scale)
+    loop = new_loop()
+    chunks = [bytes([i % 251]) * chunk_size for i in range(251)]
+
+    class Reader(asyncio.Protocol):
+        def __init__(self):
+            self.received = 0
+            self.firsts = 0
+            self.done = loop.create_future()
+
+        def data_received(self, data):
+            # A read may split or join chunks: sum the first byte of each
+            # chunk by position.
+            start = self.received
+            self.received += len(data)
+            first = -(-start // chunk_size) * chunk_size
+            for pos in range(first, self.received, chunk_size):
+                self.firsts += data[pos - start]
+
+        def connection_lost(self, exc):
+            self.done.set_result(exc)
+
+    class Writer(asyncio.Protocol):
+        def __init__(self):
+            self.can_write = loop.create_future()
+            self.can_write.set_result(None)
+
+        def pause_writing(self):
+            self.can_write = loop.create_future()
+
+        def resume_writing(self):
+            self.can_write.set_result(None)
+
+    async def main():
+        r, w = os.pipe()
+        reader = Reader()
+        await loop.connect_read_pipe(lambda: reader, os.fdopen(r, "rb", 0))
+        wt, writer = await loop.connect_write_pipe(Writer, os.fdopen(w, "wb", 0))
+        for i in range(nchunks):
+            await writer.can_write
+            wt.write(chunks[i % 251])
+        wt.close()
+        check(await reader.done is None, "the read pipe closed with an error")
+        return reader.received, reader.firsts
+
+    (received, firsts), seconds = timed(loop, main())
+    check(received == nchunks * chunk_size, f"received {received} bytes")
+    check(firsts == sum(i % 251 for i in range(nchunks)), "chunks out of order")
+    return Result(nchunks * chunk_size // (1024 * 1024), seconds)
+
+
+# --------------------------------------------------------------------------
 # Implementations: name -> () -> (loop factory, description)
 
 

@@ -39,6 +39,7 @@ from asyncio import (
 
 from . import _core
 from ._dgram import DatagramEndpoints
+from ._pipes import PipeEndpoints
 from ._signals import SignalHandlers
 
 logger = logging.getLogger("asyncio")
@@ -69,7 +70,11 @@ def _describe(key, value):
 
 
 class Loop(
-    SignalHandlers, DatagramEndpoints, _core.BaseLoop, asyncio.AbstractEventLoop
+    SignalHandlers,
+    DatagramEndpoints,
+    PipeEndpoints,
+    _core.BaseLoop,
+    asyncio.AbstractEventLoop,
 ):
     """An asyncio event loop whose scheduler, timers and reactor are C."""
 
@@ -84,6 +89,8 @@ class Loop(
         self._coroutine_origin_tracking_saved_depth = None
         # 3.13's create_unix_server(cleanup_socket=True): {sock: inode}.
         self._unix_server_sockets = {}
+        # Children watched through a pidfd in the reactor: {pidfd: pid}.
+        self._child_pidfds = {}
 
     def __repr__(self):
         return (
@@ -183,6 +190,7 @@ class Loop(
         if self._debug:
             logger.debug("Close %r", self)
         self._remove_signal_handlers()
+        self._close_child_watches()
         self._close_core()
         self._executor_shutdown_called = True
         executor, self._default_executor = self._default_executor, None

@@ -1,9 +1,14 @@
 /* The stream transport: one connected SOCK_STREAM socket (TCP or Unix)
- * driven by the loop, with asyncio's _SelectorSocketTransport behaviour.
+ * driven by the loop, with asyncio's _SelectorSocketTransport behaviour;
+ * and in pipe mode (the section at the end) the same machinery on the fd
+ * of connect_read_pipe/connect_write_pipe, as asyncio's unix_events pipe
+ * transports.
  *
  * Owns: the transport object, its write queue (bytes objects, flushed with
- * sendmsg's gather write), its references to the socket, protocol, server
- * and loop, and the loop's receive buffer (stream_scratch).
+ * sendmsg's or writev's gather write), its references to the socket or
+ * pipe file, protocol, server and loop, and the loop's receive buffer
+ * (stream_scratch).  A pipe's fd is not named as its owner in the watch
+ * table (asyncio does not register pipes in _transports).
  * Does not own: the watch table (io.c; a transport sits in its fd's reader
  * and writer slots while it waits, and is named in the entry as the fd's
  * owner so add_reader & co. refuse the fd), the accepting side of servers
@@ -29,13 +34,16 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 /* asyncio reads at most 256 KiB per readiness (max_size). */
 #define STREAM_READ_SIZE (256 * 1024)
@@ -54,14 +62,27 @@ typedef struct {
     Py_ssize_t size;        /* bytes queued, not yet sent */
 } stream_wbuf;
 
+/* What the fd is: a connected socket, or one end of a pipe (a FIFO, a
+ * socket or a character device given to connect_read_pipe or
+ * connect_write_pipe, see the pipe mode section below). */
+enum {
+    STREAM_SOCKET = 0,
+    STREAM_PIPE_READ,
+    STREAM_PIPE_WRITE,
+};
+
 typedef struct {
     PyObject_HEAD
     /* _FlowControlMixin's slots, in the order CPython lays them out
      * (sorted): _extra, _high_water, _loop, _low_water, _protocol_paused. */
     PyObject *base_slots[STREAM_BASE_SLOTS];
     PyObject *weakreflist;
+    /* Instance attributes, as asyncio's transports have (CPython's tests
+     * replace methods of a transport with mocks). */
+    PyObject *dict;
     LoopObj *loop;
-    PyObject *sock;         /* NULL once connection_lost has run */
+    PyObject *sock;         /* the socket or pipe file; NULL once
+                               connection_lost has run */
     PyObject *protocol;
     PyObject *server;       /* asyncio Server or NULL */
     /* Set while loop.sendfile() sends through the socket itself: done once
@@ -78,6 +99,7 @@ typedef struct {
     char protocol_paused;
     char buffered;          /* the protocol is an asyncio.BufferedProtocol */
     char lost;              /* _call_connection_lost has run */
+    char kind;              /* STREAM_SOCKET or a pipe end */
 } StreamObj;
 
 /* ---- the write queue (no Python calls but Py_DECREF) ---- */
@@ -162,6 +184,33 @@ static ca_state *
 stream_state(StreamObj *self)
 {
     return self->loop->state;
+}
+
+/* asyncio's fatal I/O error messages name the kind of transport. */
+static const char *
+stream_msg(StreamObj *self, int writing)
+{
+    if (self->kind != STREAM_SOCKET) {
+        return writing ? "Fatal write error on pipe transport"
+                       : "Fatal read error on pipe transport";
+    }
+    return writing ? "Fatal write error on socket transport"
+                   : "Fatal read error on socket transport";
+}
+
+/* One gather write: sendmsg on a socket (MSG_NOSIGNAL: a vanished peer is
+ * EPIPE, not a signal), writev on a pipe (Python ignores SIGPIPE, so a
+ * pipe whose reader is gone is EPIPE too). */
+static ssize_t
+stream_sys_writev(StreamObj *self, struct iovec *iov, int n)
+{
+    if (self->kind != STREAM_SOCKET) {
+        return writev(self->fd, iov, n);
+    }
+    struct msghdr msg = {0};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)n;
+    return sendmsg(self->fd, &msg, MSG_NOSIGNAL);
 }
 
 /* call_soon(cb, *args) on the transport's loop, as asyncio schedules. */
@@ -281,13 +330,38 @@ stream_force_close(StreamObj *self, PyObject *exc)
     return stream_call_soon_method(self, "_call_connection_lost", exc ? exc : Py_None);
 }
 
+/* Whether _fatal_error only logs exc in debug mode: any OSError (the
+ * peer went away), except on a read pipe, where asyncio keeps quiet only
+ * about EIO (the other side of a pty closed). */
+static int
+stream_error_is_quiet(StreamObj *self, PyObject *exc)
+{
+    if (!PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_OSError)) {
+        return 0;
+    }
+    if (self->kind != STREAM_PIPE_READ) {
+        return 1;
+    }
+    PyObject *err = PyObject_GetAttrString(exc, "errno");
+    if (err == NULL) {
+        return -1;
+    }
+    int eio = PyLong_Check(err) && PyLong_AsLong(err) == EIO;
+    Py_DECREF(err);
+    return eio;
+}
+
 /* asyncio's _fatal_error: an OSError (the peer went away) is only logged
  * in debug mode, anything else goes to the exception handler; then the
  * transport is closed with exc. */
 static int
 stream_fatal(StreamObj *self, PyObject *exc, const char *message)
 {
-    if (PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_OSError)) {
+    int quiet = stream_error_is_quiet(self, exc);
+    if (quiet < 0) {
+        return -1;
+    }
+    if (quiet) {
         if (self->loop->debug) {
             PyObject *kw = Py_BuildValue("{s:O}", "exc_info", exc);
             PyObject *debug = PyObject_GetAttrString(stream_state(self)->logger, "debug");
@@ -449,10 +523,15 @@ stream_scratch(LoopObj *loop)
     return loop->stream_scratch;
 }
 
+static int pipe_on_eof(StreamObj *self);
+
 static int
 stream_on_eof(StreamObj *self)
 {
     ca_state *st = stream_state(self);
+    if (self->kind == STREAM_PIPE_READ) {
+        return pipe_on_eof(self);
+    }
     if (self->loop->debug) {
         PyObject *r = PyObject_CallMethod(st->logger, "debug", "sO", "%r received EOF",
                                           (PyObject *)self);
@@ -485,7 +564,8 @@ stream_on_eof(StreamObj *self)
 static Py_ssize_t
 stream_recv(StreamObj *self, char *buf, Py_ssize_t size)
 {
-    ssize_t n = recv(self->fd, buf, (size_t)size, 0);
+    ssize_t n = self->kind == STREAM_SOCKET ? recv(self->fd, buf, (size_t)size, 0)
+                                            : read(self->fd, buf, (size_t)size);
     if (n >= 0) {
         return n;
     }
@@ -493,7 +573,7 @@ stream_recv(StreamObj *self, char *buf, Py_ssize_t size)
     if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
         return -1;
     }
-    return stream_errno_failed(self, -err, "Fatal read error on socket transport") < 0
+    return stream_errno_failed(self, -err, stream_msg(self, 0)) < 0
            ? -3 : -2;
 }
 
@@ -503,7 +583,7 @@ stream_read_data(StreamObj *self)
     ca_state *st = stream_state(self);
     char *buf = stream_scratch(self->loop);
     if (buf == NULL) {
-        return stream_failed(self, "Fatal read error on socket transport");
+        return stream_failed(self, stream_msg(self, 0));
     }
     Py_ssize_t n = stream_recv(self, buf, STREAM_READ_SIZE);
     if (n < 0) {
@@ -514,7 +594,7 @@ stream_read_data(StreamObj *self)
     }
     PyObject *data = PyBytes_FromStringAndSize(buf, n);
     if (data == NULL) {
-        return stream_failed(self, "Fatal read error on socket transport");
+        return stream_failed(self, stream_msg(self, 0));
     }
     PyObject *proto = Py_NewRef(self->protocol);
     PyObject *res = PyObject_CallMethodOneArg(proto, st->str_data_received, data);
@@ -586,10 +666,7 @@ stream_write_ready(StreamObj *self)
         return 0;
     }
     struct iovec iov[STREAM_IOV_MAX];
-    struct msghdr msg = {0};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = (size_t)wbuf_fill_iov(&self->wbuf, iov);
-    ssize_t n = sendmsg(self->fd, &msg, MSG_NOSIGNAL);
+    ssize_t n = stream_sys_writev(self, iov, wbuf_fill_iov(&self->wbuf, iov));
     if (n < 0) {
         int err = errno;
         if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
@@ -599,7 +676,7 @@ stream_write_ready(StreamObj *self)
         wbuf_clear(&self->wbuf);
         ca_err_from_errno(-err);
         PyObject *exc = ca_err_fetch();
-        int rc = stream_fatal(self, exc, "Fatal write error on socket transport");
+        int rc = stream_fatal(self, exc, stream_msg(self, 1));
         if (rc == 0 && self->empty_waiter != NULL) {
             rc = stream_settle_waiter(self, exc);
         }
@@ -681,8 +758,10 @@ static int
 stream_write_lost(StreamObj *self)
 {
     if (self->conn_lost >= STREAM_CONNLOST_LOG) {
-        PyObject *r = PyObject_CallMethod(stream_state(self)->logger, "warning", "s",
-                                          "socket.send() raised exception.");
+        const char *msg = self->kind == STREAM_SOCKET
+            ? "socket.send() raised exception."
+            : "pipe closed by peer or os.write(pipe, data) raised exception.";
+        PyObject *r = PyObject_CallMethod(stream_state(self)->logger, "warning", "s", msg);
         if (r == NULL) {
             return -1;
         }
@@ -698,12 +777,13 @@ stream_write_buffer(StreamObj *self, PyObject *data, const char *buf, Py_ssize_t
 {
     Py_ssize_t sent = 0;
     if (self->wbuf.len == 0) {
-        ssize_t n = send(self->fd, buf, (size_t)len, MSG_NOSIGNAL);
+        struct iovec iov = {(void *)buf, (size_t)len};
+        ssize_t n = stream_sys_writev(self, &iov, 1);
         if (n < 0) {
             int err = errno;
             if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
                 return stream_errno_failed(self, -err,
-                                           "Fatal write error on socket transport");
+                                           stream_msg(self, 1));
             }
             n = 0;
         }
@@ -737,6 +817,12 @@ stream_write(StreamObj *self, PyObject *data)
     }
     else if (self->conn_lost) {
         rc = stream_write_lost(self);
+    }
+    else if (self->closing && self->kind != STREAM_SOCKET) {
+        /* A pipe drops writes from close() on, a socket queues them.  Not
+         * counted in conn_lost while the queue drains: that counter means
+         * connection_lost is scheduled. */
+        rc = 0;
     }
     else {
         rc = stream_write_buffer(self, data, view.buf, view.len);
@@ -923,6 +1009,8 @@ error:
     return NULL;
 }
 
+static int pipe_peer_closed(StreamObj *self);
+
 int
 ca_stream_ready(LoopObj *loop, PyObject *obj, int writer)
 {
@@ -933,6 +1021,9 @@ ca_stream_ready(LoopObj *loop, PyObject *obj, int writer)
     int rc = 0;
     if (writer) {
         rc = stream_write_ready(self);
+    }
+    else if (self->kind == STREAM_PIPE_WRITE) {
+        rc = pipe_peer_closed(self);
     }
     else if (!self->conn_lost) {
         rc = self->buffered ? stream_read_buffered(self) : stream_read_data(self);
@@ -1314,6 +1405,7 @@ stream_traverse(StreamObj *self, visitproc visit, void *arg)
     for (int i = 0; i < STREAM_BASE_SLOTS; i++) {
         Py_VISIT(self->base_slots[i]);
     }
+    Py_VISIT(self->dict);
     Py_VISIT((PyObject *)self->loop);
     Py_VISIT(self->sock);
     Py_VISIT(self->protocol);
@@ -1335,6 +1427,7 @@ stream_clear(StreamObj *self)
         Py_CLEAR(self->base_slots[i]);
     }
     wbuf_clear(&self->wbuf);
+    Py_CLEAR(self->dict);
     Py_CLEAR(self->sock);
     Py_CLEAR(self->protocol);
     Py_CLEAR(self->server);
@@ -1366,44 +1459,55 @@ stream_dealloc(StreamObj *self)
 
 /* ---- tables ---- */
 
+/* Method table entries shared by the socket and the pipe transports. */
+#define STREAM_WRITE_METHODS                                                            \
+    {"write", (PyCFunction)stream_py_write, METH_O,                                     \
+     "write($self, data, /)\n--\n\nWrite data: at once if the fd takes it, else "      \
+     "queued and written when the fd is writable."},                                    \
+    {"writelines", (PyCFunction)stream_py_writelines, METH_O,                           \
+     "writelines($self, list_of_data, /)\n--\n\nWrite the concatenated buffers."},     \
+    {"can_write_eof", (PyCFunction)stream_py_can_write_eof, METH_NOARGS,                \
+     "can_write_eof($self, /)\n--\n\nTrue."},                                          \
+    {"abort", (PyCFunction)stream_py_abort, METH_NOARGS,                                \
+     "abort($self, /)\n--\n\nClose at once, dropping queued data."},                   \
+    {"get_write_buffer_size", (PyCFunction)stream_py_get_write_buffer_size,             \
+     METH_NOARGS, "get_write_buffer_size($self, /)\n--\n\nBytes queued, not yet sent."}, \
+    {"get_write_buffer_limits", (PyCFunction)stream_py_get_write_buffer_limits,         \
+     METH_NOARGS, "get_write_buffer_limits($self, /)\n--\n\nThe (low, high) marks."},  \
+    {"set_write_buffer_limits",                                                         \
+     (PyCFunction)(void (*)(void))stream_py_set_write_buffer_limits,                    \
+     METH_VARARGS | METH_KEYWORDS,                                                      \
+     "set_write_buffer_limits($self, /, high=None, low=None)\n--\n\n"                  \
+     "Set the marks at which pause_writing/resume_writing are called."}
+
+#define STREAM_READ_METHODS                                                             \
+    {"is_reading", (PyCFunction)stream_py_is_reading, METH_NOARGS,                      \
+     "is_reading($self, /)\n--\n\nTrue unless reading is paused or closing."},         \
+    {"pause_reading", (PyCFunction)stream_py_pause_reading, METH_NOARGS,                \
+     "pause_reading($self, /)\n--\n\nStop calling data_received until resumed."},      \
+    {"resume_reading", (PyCFunction)stream_py_resume_reading, METH_NOARGS,              \
+     "resume_reading($self, /)\n--\n\nResume after pause_reading()."}
+
+#define STREAM_COMMON_METHODS                                                           \
+    {"is_closing", (PyCFunction)stream_py_is_closing, METH_NOARGS,                      \
+     "is_closing($self, /)\n--\n\nTrue once closing (or at a pipe's end of file)."},   \
+    {"get_protocol", (PyCFunction)stream_py_get_protocol, METH_NOARGS,                  \
+     "get_protocol($self, /)\n--\n\nThe current protocol."},                           \
+    {"set_protocol", (PyCFunction)stream_py_set_protocol, METH_O,                       \
+     "set_protocol($self, protocol, /)\n--\n\nReplace the protocol."},                 \
+    {"_force_close", (PyCFunction)stream_py_force_close, METH_O, NULL},                 \
+    {"_call_connection_lost", (PyCFunction)stream_py_call_connection_lost, METH_O, NULL}, \
+    {"_start_reading", (PyCFunction)stream_py_start_reading, METH_NOARGS, NULL}
+
 static PyMethodDef stream_methods[] = {
-    {"write", (PyCFunction)stream_py_write, METH_O,
-     "write($self, data, /)\n--\n\nSend data: at once if the socket takes it, else "
-     "queued and sent when the socket is writable."},
-    {"writelines", (PyCFunction)stream_py_writelines, METH_O,
-     "writelines($self, list_of_data, /)\n--\n\nWrite the concatenated buffers."},
+    STREAM_WRITE_METHODS,
+    STREAM_READ_METHODS,
+    STREAM_COMMON_METHODS,
     {"write_eof", (PyCFunction)stream_py_write_eof, METH_NOARGS,
      "write_eof($self, /)\n--\n\nShut the write side down once the queue is sent."},
-    {"can_write_eof", (PyCFunction)stream_py_can_write_eof, METH_NOARGS,
-     "can_write_eof($self, /)\n--\n\nTrue: stream sockets can half-close."},
     {"close", (PyCFunction)stream_py_close, METH_NOARGS,
      "close($self, /)\n--\n\nStop reading; connection_lost(None) follows once the "
      "queued data is sent."},
-    {"abort", (PyCFunction)stream_py_abort, METH_NOARGS,
-     "abort($self, /)\n--\n\nClose at once, dropping queued data."},
-    {"is_closing", (PyCFunction)stream_py_is_closing, METH_NOARGS,
-     "is_closing($self, /)\n--\n\nTrue once close() or abort() was called."},
-    {"is_reading", (PyCFunction)stream_py_is_reading, METH_NOARGS,
-     "is_reading($self, /)\n--\n\nTrue unless reading is paused or closing."},
-    {"pause_reading", (PyCFunction)stream_py_pause_reading, METH_NOARGS,
-     "pause_reading($self, /)\n--\n\nStop calling data_received until resumed."},
-    {"resume_reading", (PyCFunction)stream_py_resume_reading, METH_NOARGS,
-     "resume_reading($self, /)\n--\n\nResume after pause_reading()."},
-    {"get_protocol", (PyCFunction)stream_py_get_protocol, METH_NOARGS,
-     "get_protocol($self, /)\n--\n\nThe current protocol."},
-    {"set_protocol", (PyCFunction)stream_py_set_protocol, METH_O,
-     "set_protocol($self, protocol, /)\n--\n\nReplace the protocol."},
-    {"get_write_buffer_size", (PyCFunction)stream_py_get_write_buffer_size,
-     METH_NOARGS, "get_write_buffer_size($self, /)\n--\n\nBytes queued, not yet sent."},
-    {"get_write_buffer_limits", (PyCFunction)stream_py_get_write_buffer_limits,
-     METH_NOARGS, "get_write_buffer_limits($self, /)\n--\n\nThe (low, high) marks."},
-    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))stream_py_set_write_buffer_limits,
-     METH_VARARGS | METH_KEYWORDS,
-     "set_write_buffer_limits($self, /, high=None, low=None)\n--\n\n"
-     "Set the marks at which pause_writing/resume_writing are called."},
-    {"_force_close", (PyCFunction)stream_py_force_close, METH_O, NULL},
-    {"_call_connection_lost", (PyCFunction)stream_py_call_connection_lost, METH_O, NULL},
-    {"_start_reading", (PyCFunction)stream_py_start_reading, METH_NOARGS, NULL},
     {"_make_empty_waiter", (PyCFunction)stream_py_make_empty_waiter, METH_NOARGS, NULL},
     {"_reset_empty_waiter", (PyCFunction)stream_py_reset_empty_waiter, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
@@ -1417,6 +1521,7 @@ static PyGetSetDef stream_getset[] = {
 
 static PyMemberDef stream_members[] = {
     {"__weaklistoffset__", T_PYSSIZET, offsetof(StreamObj, weakreflist), READONLY, NULL},
+    {"__dictoffset__", T_PYSSIZET, offsetof(StreamObj, dict), READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -1472,6 +1577,8 @@ stream_cache(ca_state *st)
     return 0;
 }
 
+static int pipe_types_init(PyObject *module);
+
 int
 ca_stream_types_init(PyObject *module, ca_state *st)
 {
@@ -1507,6 +1614,9 @@ ca_stream_types_init(PyObject *module, ca_state *st)
     if (st->AccepterType == NULL
         || PyModule_AddType(module, st->StreamTransportType) < 0
         || PyModule_AddType(module, st->AccepterType) < 0) {
+        goto error;
+    }
+    if (pipe_types_init(module) < 0) {
         goto error;
     }
     return stream_cache(st);
@@ -1553,4 +1663,364 @@ ca_loop_make_socket_transport(LoopObj *loop, PyObject *const *args, Py_ssize_t n
         }
     }
     return ca_stream_new(loop, sock, protocol, waiter, extra, server);
+}
+
+/* ---- pipe mode: connect_read_pipe and connect_write_pipe ----
+ *
+ * The same object and machinery on a pipe, FIFO, socket or character
+ * device given to the loop's pipe methods, with asyncio's
+ * _UnixReadPipeTransport and _UnixWritePipeTransport behaviour where it
+ * differs from a socket's: read()/writev() instead of recv()/sendmsg();
+ * end of file closes a read pipe (eof_received's answer is not asked);
+ * write_eof() is close() on a write pipe; a write pipe on a pipe or socket
+ * watches its fd for readability, which there means the reader went away.
+ * Pipes are not claimed in the watch table: asyncio does not register
+ * them in _transports either.  Both types are made by their constructor,
+ * ReadPipeTransport(loop, pipe, protocol, waiter=None, extra=None), called
+ * by casyncio/_pipes.py. */
+
+static int
+pipe_log_info(StreamObj *self, const char *fmt)
+{
+    if (!self->loop->debug) {
+        return 0;
+    }
+    PyObject *r = PyObject_CallMethod(stream_state(self)->logger, "info", "sO", fmt,
+                                      (PyObject *)self);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* A read pipe at end of file: closed, eof_received then connection_lost
+ * scheduled, as asyncio's read pipe does. */
+static int
+pipe_on_eof(StreamObj *self)
+{
+    if (pipe_log_info(self, "%r was closed by peer") < 0) {
+        return stream_failed(self, "Fatal error: protocol.eof_received() call failed.");
+    }
+    PyObject *eof = PyObject_GetAttr(self->protocol, stream_state(self)->str_eof_received);
+    if (eof == NULL) {
+        return stream_failed(self, "Fatal error: protocol.eof_received() call failed.");
+    }
+    self->closing = 1;
+    stream_unwatch(self, 0);
+    self->conn_lost++;
+    int rc = stream_call_soon(self, eof, NULL, 0);
+    Py_DECREF(eof);
+    if (rc == 0) {
+        rc = stream_call_soon_method(self, "_call_connection_lost", Py_None);
+    }
+    return rc;
+}
+
+/* The write pipe's fd is readable: its reader has gone.  Queued data can
+ * no longer be delivered, which connection_lost reports as BrokenPipeError. */
+static int
+pipe_peer_closed(StreamObj *self)
+{
+    stream_unwatch(self, 0);
+    if (pipe_log_info(self, "%r was closed by peer") < 0) {
+        return -1;
+    }
+    PyObject *exc = NULL;
+    if (self->wbuf.len > 0 && (exc = PyObject_CallNoArgs(PyExc_BrokenPipeError)) == NULL) {
+        return -1;
+    }
+    int rc = stream_force_close(self, exc);
+    Py_XDECREF(exc);
+    return rc;
+}
+
+/* The fd's file type decides what the pipe transports take, with
+ * asyncio's messages; a write pipe watches for its reader's going on a
+ * FIFO or socket (not on a character device, where readable means input). */
+static int
+pipe_check_mode(int fd, int kind, int *watch_peer)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        ca_err_from_errno(-errno);
+        return -1;
+    }
+    int fifo = S_ISFIFO(st.st_mode), sock = S_ISSOCK(st.st_mode);
+    if (!(fifo || sock || S_ISCHR(st.st_mode))) {
+        PyErr_SetString(PyExc_ValueError,
+                        kind == STREAM_PIPE_READ
+                            ? "Pipe transport is for pipes/sockets only."
+                            : "Pipe transport is only for pipes, sockets and character devices");
+        return -1;
+    }
+    *watch_peer = kind == STREAM_PIPE_WRITE && (fifo || sock);
+    return 0;
+}
+
+static int
+pipe_set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        ca_err_from_errno(-errno);
+        return -1;
+    }
+    return 0;
+}
+
+/* The slots of the Python base: only _extra for ReadTransport. */
+static int
+pipe_init_slots(StreamObj *self, PyObject *pipe, PyObject *extra)
+{
+    PyObject *d = extra != NULL && extra != Py_None ? PyDict_Copy(extra) : PyDict_New();
+    if (d == NULL || PyDict_SetItemString(d, "pipe", pipe) < 0) {
+        Py_XDECREF(d);
+        return -1;
+    }
+    int rc = self->kind == STREAM_PIPE_READ ? stream_set_slot(self, "_extra", d)
+                                            : stream_init_slots(self, d);
+    Py_DECREF(d);
+    return rc;
+}
+
+/* connection_made, then reading (or watching for the reader's going),
+ * then the waiter's result, as asyncio's pipe transports schedule. */
+static int
+pipe_schedule_start(StreamObj *self, PyObject *waiter, int watch)
+{
+    PyObject *made = PyObject_GetAttrString(self->protocol, "connection_made");
+    if (made == NULL) {
+        return -1;
+    }
+    PyObject *arg = (PyObject *)self;
+    int rc = stream_call_soon(self, made, &arg, 1);
+    Py_DECREF(made);
+    if (rc < 0 || (watch && stream_call_soon_method(self, "_start_reading", NULL) < 0)) {
+        return -1;
+    }
+    if (waiter == NULL || waiter == Py_None) {
+        return 0;
+    }
+    PyObject *args[2] = {waiter, Py_None};
+    return stream_call_soon(self, stream_state(self)->set_result_unless_cancelled, args, 2);
+}
+
+static PyObject *
+pipe_new(PyTypeObject *tp, int kind, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"loop", "pipe", "protocol", "waiter", "extra", NULL};
+    PyObject *loop, *pipe, *protocol, *waiter = Py_None, *extra = Py_None;
+    ca_state *st = ca_state_from_type(tp);
+    if (st == NULL
+        || !PyArg_ParseTupleAndKeywords(args, kwds, "O!OO|OO", kwlist, st->LoopType, &loop,
+                                        &pipe, &protocol, &waiter, &extra)
+        || ca_loop_check_closed((LoopObj *)loop) < 0) {
+        return NULL;
+    }
+    int fd = PyObject_AsFileDescriptor(pipe), watch_peer = 0;
+    if (fd < 0 || pipe_check_mode(fd, kind, &watch_peer) < 0 || pipe_set_nonblocking(fd) < 0) {
+        return NULL;
+    }
+    StreamObj *self = (StreamObj *)tp->tp_alloc(tp, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->loop = (LoopObj *)Py_NewRef(loop);
+    self->sock = Py_NewRef(pipe);
+    self->protocol = Py_NewRef(protocol);  /* data_received only, as asyncio */
+    self->fd = fd;
+    self->kind = (char)kind;
+    self->high = 64 * 1024;
+    self->low = 16 * 1024;
+    if (pipe_init_slots(self, pipe, extra) < 0
+        || pipe_schedule_start(self, waiter, kind == STREAM_PIPE_READ || watch_peer) < 0) {
+        Py_CLEAR(self->sock);  /* the pipe stays the caller's on failure */
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static PyObject *
+pipe_read_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    return pipe_new(tp, STREAM_PIPE_READ, args, kwds);
+}
+
+static PyObject *
+pipe_write_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    return pipe_new(tp, STREAM_PIPE_WRITE, args, kwds);
+}
+
+/* Everything is done by tp_new; asyncio's BaseTransport.__init__ must not
+ * run (it would take our arguments for its own). */
+static int
+pipe_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    return 0;
+}
+
+static PyObject *
+pipe_get_pipe(StreamObj *self, void *c)
+{
+    return Py_NewRef(self->sock ? self->sock : Py_None);
+}
+
+/* Setting _pipe to None forgets the file without closing it (CPython's
+ * tests do so to silence the unclosed-transport warning). */
+static int
+pipe_set_pipe(StreamObj *self, PyObject *value, void *c)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete _pipe");
+        return -1;
+    }
+    Py_XSETREF(self->sock, value == Py_None ? NULL : Py_NewRef(value));
+    return 0;
+}
+
+static PyObject *
+pipe_get_closing(StreamObj *self, void *c)
+{
+    return PyBool_FromLong(self->closing);
+}
+
+/* asyncio's pipe repr: closed/closing, the fd, polling or idle (open once
+ * the loop is closed), and a write pipe's buffer size. */
+static PyObject *
+pipe_repr(StreamObj *self)
+{
+    PyObject *name = PyType_GetName(Py_TYPE(self));
+    if (name == NULL) {
+        return NULL;
+    }
+    const char *state = self->sock == NULL ? " closed" : self->closing ? " closing" : "";
+    int writer = self->kind == STREAM_PIPE_WRITE;
+    const char *poll = "closed";
+    if (self->sock != NULL && !self->loop->closed) {
+        ca_watch *w = self->fd < self->loop->nwatches ? &self->loop->watches[self->fd] : NULL;
+        PyObject *slot = w == NULL ? NULL : writer ? w->writer : w->reader;
+        poll = slot == (PyObject *)self ? "polling" : "idle";
+    }
+    else if (self->sock != NULL) {
+        poll = "open";
+    }
+    PyObject *r;
+    if (writer && strcmp(poll, "open") != 0 && strcmp(poll, "closed") != 0) {
+        r = PyUnicode_FromFormat("<%U%s fd=%d %s bufsize=%zd>", name, state, self->fd, poll,
+                                 self->wbuf.size);
+    }
+    else {
+        r = PyUnicode_FromFormat("<%U%s fd=%d %s>", name, state, self->fd, poll);
+    }
+    Py_DECREF(name);
+    return r;
+}
+
+static PyMethodDef pipe_read_methods[] = {
+    STREAM_READ_METHODS,
+    STREAM_COMMON_METHODS,
+    {"close", (PyCFunction)stream_py_close, METH_NOARGS,
+     "close($self, /)\n--\n\nStop reading; connection_lost(None) follows."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* write_eof() is close() on a pipe: a pipe cannot be half-closed. */
+static PyMethodDef pipe_write_methods[] = {
+    STREAM_WRITE_METHODS,
+    STREAM_COMMON_METHODS,
+    {"write_eof", (PyCFunction)stream_py_close, METH_NOARGS,
+     "write_eof($self, /)\n--\n\nClose the pipe once the queue is written."},
+    {"close", (PyCFunction)stream_py_close, METH_NOARGS,
+     "close($self, /)\n--\n\nClose the pipe once the queued data is written."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef pipe_getset[] = {
+    {"_pipe", (getter)pipe_get_pipe, (setter)pipe_set_pipe, NULL, NULL},
+    {"_fileno", (getter)stream_get_fd, NULL, NULL, NULL},
+    {"_closing", (getter)pipe_get_closing, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot pipe_read_slots[] = {
+    {Py_tp_doc, "The read end of a pipe, FIFO or character device (asyncio.ReadTransport)."},
+    {Py_tp_new, pipe_read_tp_new},
+    {Py_tp_init, pipe_tp_init},
+    {Py_tp_methods, pipe_read_methods},
+    {Py_tp_getset, pipe_getset},
+    {Py_tp_members, stream_members},
+    {Py_tp_repr, pipe_repr},
+    {Py_tp_traverse, stream_traverse},
+    {Py_tp_clear, stream_clear},
+    {Py_tp_finalize, stream_finalize},
+    {Py_tp_dealloc, stream_dealloc},
+    {0, NULL},
+};
+
+static PyType_Slot pipe_write_slots[] = {
+    {Py_tp_doc, "The write end of a pipe, FIFO or character device (asyncio.WriteTransport)."},
+    {Py_tp_new, pipe_write_tp_new},
+    {Py_tp_init, pipe_tp_init},
+    {Py_tp_methods, pipe_write_methods},
+    {Py_tp_getset, pipe_getset},
+    {Py_tp_members, stream_members},
+    {Py_tp_repr, pipe_repr},
+    {Py_tp_traverse, stream_traverse},
+    {Py_tp_clear, stream_clear},
+    {Py_tp_finalize, stream_finalize},
+    {Py_tp_dealloc, stream_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec pipe_read_spec = {
+    .name = "casyncio._core.ReadPipeTransport",
+    .basicsize = sizeof(StreamObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = pipe_read_slots,
+};
+
+static PyType_Spec pipe_write_spec = {
+    .name = "casyncio._core.WritePipeTransport",
+    .basicsize = sizeof(StreamObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = pipe_write_slots,
+};
+
+/* One pipe type over the asyncio class `base`, whose __slots__ must fit
+ * in the ones our struct reserves (ReadTransport has only _extra). */
+static int
+pipe_type_init(PyObject *module, PyType_Spec *spec, const char *base_name)
+{
+    PyObject *base = ca_import_attr("asyncio.transports", base_name);
+    if (base == NULL) {
+        return -1;
+    }
+    Py_ssize_t size = ((PyTypeObject *)base)->tp_basicsize;
+    if (size < (Py_ssize_t)offsetof(StreamObj, base_slots[1])
+        || size > (Py_ssize_t)offsetof(StreamObj, weakreflist)
+        || ((PyTypeObject *)base)->tp_dictoffset != 0
+        || ((PyTypeObject *)base)->tp_weaklistoffset != 0) {
+        PyErr_Format(PyExc_ImportError, "asyncio.transports.%s has an unexpected layout",
+                     base_name);
+        Py_DECREF(base);
+        return -1;
+    }
+    PyObject *tp = PyType_FromModuleAndSpec(module, spec, base);
+    Py_DECREF(base);
+    if (tp == NULL) {
+        return -1;
+    }
+    int rc = PyModule_AddType(module, (PyTypeObject *)tp);
+    Py_DECREF(tp);
+    return rc;
+}
+
+static int
+pipe_types_init(PyObject *module)
+{
+    if (pipe_type_init(module, &pipe_read_spec, "ReadTransport") < 0
+        || pipe_type_init(module, &pipe_write_spec, "_FlowControlMixin") < 0) {
+        return -1;
+    }
+    return 0;
 }

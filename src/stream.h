@@ -6,8 +6,10 @@
 #include "loop.h"
 
 /* Creates the transport type (a subclass of asyncio's _FlowControlMixin,
- * so that isinstance checks of asyncio itself hold) and the accepter type,
- * and caches the asyncio helpers they use in the module state. */
+ * so that isinstance checks of asyncio itself hold), the pipe transport
+ * types (ReadPipeTransport over asyncio.ReadTransport, WritePipeTransport
+ * over _FlowControlMixin) and the accepter type, and caches the asyncio
+ * helpers they use in the module state. */
 int ca_stream_types_init(PyObject *module, ca_state *st);
 
 /* A transport for the connected stream socket `sock`, as asyncio's

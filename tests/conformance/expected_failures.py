@@ -38,68 +38,23 @@ the unexpected failures of a run, with the capability's title where a
 NotImplementedError of a pending capability ended the test.
 """
 
-# Titles of the issues that bring the capabilities casyncio lacks so far
-# (networking has landed: its entries are gone).
-UDP_ETC = "UDP, pipes, subprocesses, signals and TLS"
-
-# Reason of the tests that drive the selector loop's private sendfile step.
 SENDFILE_IMPL = "calls _UnixSelectorEventLoop._sock_sendfile_native_impl, a private step of the selector loop's sendfile (casyncio's sendfile loop is C, with no such method)"
 
-# Capabilities that have not landed: their titles as reasons (of the one
-# left, pipes and subprocesses are what is missing).
-PENDING = (UDP_ETC,)
+# Capabilities that have not landed: their titles as reasons (none left:
+# UDP, pipes, subprocesses, signals and TLS have all landed, and their
+# entries are gone).
+PENDING = ()
 
 # For `runner.py --suggest`: the loop methods each pending capability adds
 # (casyncio raises NotImplementedError for them until then).
-CAPABILITY_OF_METHOD = dict.fromkeys(
-    (
-        "connect_read_pipe",
-        "connect_write_pipe",
-        "subprocess_exec",
-        "subprocess_shell",
-    ),
-    UDP_ETC,
-)
+CAPABILITY_OF_METHOD = {}
 
 
 EXPECTED_FAILURES = {
     "all": {
         # test_events
-        "test_events.CasyncioEventLoopTests.test_bidirectional_pty": UDP_ETC,
         "test_events.CasyncioEventLoopTests.test_internal_fds": "asserts loop._internal_fds, a BaseSelectorEventLoop internal (the test skips itself on any other loop)",
-        "test_events.CasyncioEventLoopTests.test_read_pipe": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_read_pty_output": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_close_after_finish": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_close_client_stream": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_exec": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_exec_invalid_args": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_exitcode": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_interactive": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_kill": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_send_signal": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_shell": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_shell_invalid_args": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_stderr": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_stderr_redirect_to_stdout": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_terminate": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_subprocess_wait_no_same_group": UDP_ETC,
         "test_events.CasyncioEventLoopTests.test_timeout_rounding": "instruments loop._run_once, a private method of asyncio's BaseEventLoop: casyncio's loop iteration is in C, with no Python-level _run_once to wrap",
-        "test_events.CasyncioEventLoopTests.test_unclosed_pipe_transport": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_write_pipe": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_write_pipe_disconnect_on_close": UDP_ETC,
-        "test_events.CasyncioEventLoopTests.test_write_pty": UDP_ETC,
-        # test_streams
-        "test_streams.StreamTests.test_read_all_from_pipe_reader": UDP_ETC,
-        # test_subprocess
-        "test_subprocess.CasyncioSubprocessFastWatcherTests.*": UDP_ETC,
-        "test_subprocess.CasyncioSubprocessPidfdWatcherTests.*": UDP_ETC,
-        "test_subprocess.CasyncioSubprocessSafeWatcherTests.*": UDP_ETC,
-        "test_subprocess.CasyncioSubprocessThreadedWatcherTests.*": UDP_ETC,
-        "test_subprocess.GenericWatcherTests.test_create_subprocess_fails_with_inactive_watcher": UDP_ETC,
-        "test_subprocess.SubprocessFastWatcherTests.*": UDP_ETC,
-        "test_subprocess.SubprocessPidfdWatcherTests.*": UDP_ETC,
-        "test_subprocess.SubprocessSafeWatcherTests.*": UDP_ETC,
-        "test_subprocess.SubprocessThreadedWatcherTests.*": UDP_ETC,
         # test_unix_events
         "test_unix_events.SelectorEventLoopUnixSockSendfileTests.test_sock_sendfile_blocking_error": SENDFILE_IMPL,
         "test_unix_events.SelectorEventLoopUnixSockSendfileTests.test_sock_sendfile_cancel1": SENDFILE_IMPL,
@@ -111,19 +66,8 @@ EXPECTED_FAILURES = {
     },
     "3.11": {},
     "3.12": {},
-    "3.12+": {
-        # test_subprocess
-        "test_subprocess.GenericWatcherTests.test_create_subprocess_with_pidfd": UDP_ETC,
-        # test_unix_events
-        "test_unix_events.TestFork.test_fork_asyncio_subprocess": UDP_ETC,
-    },
-    "3.13": {
-        # test_streams
-        "test_streams.StreamTests.test_unclosed_resource_warnings": {
-            "reason": UDP_ETC,
-            "note": "fails after test_read_all_from_pipe_reader (connect_read_pipe), whose file stays open; passes alone",
-        },
-    },
+    "3.12+": {},
+    "3.13": {},
     # casyncio bugs in landed capabilities: none so far.
     "bugs": {
         "all": {},
