@@ -1823,6 +1823,7 @@ pipe_new(PyTypeObject *tp, int kind, PyObject *args, PyObject *kwds)
     if (self == NULL) {
         return NULL;
     }
+    CA_LIVE_ADD(st, CA_LIVE_TRANSPORT, 1);
     self->loop = (LoopObj *)Py_NewRef(loop);
     self->sock = Py_NewRef(pipe);
     self->protocol = Py_NewRef(protocol);  /* data_received only, as asyncio */
