@@ -1,6 +1,6 @@
 """Nothing accumulates over a million operations: tasks, futures with
-done-callbacks, call_later + cancel, loops opened and closed, and 100,000
-TCP connections opened, echoed over and closed.
+done-callbacks, call_later + cancel, loops opened and closed, 100,000 TCP
+connections opened, echoed over and closed, and 10,000 subprocesses.
 
 Each test runs a warm-up batch, takes a snapshot (resident memory, the
 number of objects the garbage collector tracks, open fds), runs the rest in
@@ -8,7 +8,8 @@ batches, and checks that the figures are flat within a stated tolerance.
 Written once and run on casyncio and on stock asyncio, as every loop test.
 
 CASYNCIO_LEAK_N sets the number of operations on casyncio (default one
-million; CASYNCIO_LEAK_CONNECTIONS, 100,000, for connections); stock asyncio, the baseline that shows the tests and tolerances
+million; CASYNCIO_LEAK_CONNECTIONS, 100,000, for connections;
+CASYNCIO_LEAK_SUBPROCESSES, 10,000, for subprocesses); stock asyncio, the baseline that shows the tests and tolerances
 are sound, does a fifth of it, to keep the suite's time down.
 CASYNCIO_LEAK_RSS=0 leaves resident memory out (the AddressSanitizer run of
 .ci/run sets it: freed memory waits in the sanitizer's quarantine there);
@@ -224,6 +225,54 @@ def test_a_hundred_thousand_connections(loop):
     snapshot.assert_flat(f"{nbatches * CONN_BATCH} connections")
     server.close()
     loop.run_until_complete(server.wait_closed())
+
+
+SUBPROCESSES = int(os.environ.get("CASYNCIO_LEAK_SUBPROCESSES", "10000"))
+PROC_BATCH = 200  # children per batch, PROC_WINDOW at a time
+PROC_WINDOW = 50
+
+
+def test_ten_thousand_subprocesses(loop):
+    """Children spawned with pipes, their output read and their exit
+    status collected, leave no memory, fds or zombies behind."""
+    n = (
+        SUBPROCESSES
+        if type(loop).__module__.startswith("casyncio")
+        else SUBPROCESSES // 5
+    )
+    nbatches = max(n // PROC_BATCH, WARMUP_BATCHES + 1)
+
+    async def child(i):
+        proc = await asyncio.create_subprocess_exec(
+            "/bin/sh",
+            "-c",
+            f"echo {i}; exit {i % 3}",
+            stdout=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await proc.communicate()
+        return out == f"{i}\n".encode() and proc.returncode == i % 3
+
+    async def batch():
+        ok = 0
+        for start in range(0, PROC_BATCH, PROC_WINDOW):
+            ok += sum(
+                await asyncio.gather(
+                    *[child(i) for i in range(start, start + PROC_WINDOW)]
+                )
+            )
+        return ok
+
+    snapshot = None
+    total = 0
+    for i in range(nbatches):
+        if i == WARMUP_BATCHES:
+            snapshot = Snapshot()
+        total += loop.run_until_complete(batch())
+    assert total == nbatches * PROC_BATCH
+    snapshot.assert_flat(f"{nbatches * PROC_BATCH} subprocesses")
+    with pytest.raises(ChildProcessError):  # no zombie left to reap
+        os.waitpid(-1, os.WNOHANG)
 
 
 def test_loops_opened_and_closed_release_their_fds(impl):
