@@ -734,3 +734,50 @@ def test_accept_out_of_fds_reports_and_resumes(loop):
     assert contexts[0]["message"] == "socket.accept() out of system resource"
     assert isinstance(contexts[0]["exception"], OSError)
     assert "socket" in contexts[0]
+
+
+class FailingAcceptSocket(socket.socket):
+    """A listening socket whose next accept() fails with `errors` first."""
+
+    errors: list
+
+    def accept(self):
+        if self.errors:
+            raise self.errors.pop(0)
+        return super().accept()
+
+
+def test_accept_error_reported_as_failed_callback(loop):
+    # Not out of resources: asyncio lets the error escape its reader
+    # callback, so the loop reports it as "Exception in callback ..." with
+    # the handle, and the server goes on accepting.
+    contexts = []
+    handles = []
+
+    def handler(lp, ctx):
+        contexts.append(ctx)
+        handles.append(repr(ctx.get("handle")))
+
+    loop.set_exception_handler(handler)
+    error = PermissionError(1, "refused by a firewall hook")
+    lsock = FailingAcceptSocket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.errors = [error]
+    lsock.bind(("127.0.0.1", 0))
+
+    async def main():
+        async with served(loop, sock=lsock) as srv:
+            client = socket.create_connection(lsock.getsockname())
+            peer = await srv.accepted()
+            client.close()
+            await peer.done
+
+    run(loop, main())
+    assert len(contexts) == 1
+    ctx = contexts[0]
+    assert set(ctx) == {"message", "exception", "handle"}
+    assert ctx["message"].startswith("Exception in callback ")
+    assert "_accept_connection(" in ctx["message"]
+    assert ctx["exception"] is error
+    # casyncio's Handle is its own type, with asyncio.Handle's methods.
+    assert "_accept_connection(" in handles[0]
+    assert callable(ctx["handle"].cancel)
