@@ -255,7 +255,9 @@ def build_limit(workdir: str) -> tuple[list[str] | None, str]:
 # The client (its own process, no asyncio)
 
 
-def client(address, size: int, conns: int, window: int, seconds: float) -> int:
+def client(address, size, conns, window, seconds, count) -> int:
+    """Echo for `seconds`, or (count > 0) exactly `count` messages a
+    connection; print the messages echoed and the time taken."""
     import selectors
 
     family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
@@ -287,6 +289,8 @@ def client(address, size: int, conns: int, window: int, seconds: float) -> int:
         # Send while fewer than `window` messages are unanswered (whole
         # messages only, once stopping: none).
         limit = 0 if stopping else (st["recvd"] // size + window) * size
+        if count:
+            limit = min(limit, count * size)
         if st["sent"] % size:
             limit = max(limit, st["sent"] + size - st["sent"] % size)
         while st["sent"] < limit:
@@ -302,7 +306,15 @@ def client(address, size: int, conns: int, window: int, seconds: float) -> int:
         return False
 
     while open_conns:
-        if not stopping and time.perf_counter() >= deadline:
+        if count and not stopping:
+            # Stop once every connection has had all its messages echoed.
+            if all(st["recvd"] == count * size for st in state):
+                elapsed = time.perf_counter() - t0
+                echoed_at_stop = count * size * conns
+                for st in state:
+                    st["sock"].close()
+                break
+        elif not stopping and time.perf_counter() >= deadline:
             stopping = True
             elapsed = time.perf_counter() - t0
             echoed_at_stop = sum(st["recvd"] for st in state)
@@ -351,7 +363,7 @@ def listening_socket(family: str, tmp: str):
     return s, address
 
 
-def run_one(impl, mode, family, size_kib, args, limit_cmd, tmp) -> dict:
+def run_one(impl, mode, family, size_kib, args, limit_cmd, tmp, count=0) -> dict:
     lsock, address = listening_socket(family, tmp)
     fd = lsock.fileno()
     if impl == "limit":
@@ -376,13 +388,13 @@ def run_one(impl, mode, family, size_kib, args, limit_cmd, tmp) -> dict:
         proc = subprocess.run(
             [sys.executable, __file__, "--client", addr_arg]
             + [str(size_kib * 1024), str(args.conns), str(args.window)]
-            + [str(args.seconds)],
+            + [str(args.seconds), str(count)],
             capture_output=True,
             text=True,
-            timeout=args.seconds + 60,
+            timeout=args.seconds + 60 + (600 if args.wrap else 0),
         )
         # communicate() closes the server's stdin: its signal to stop.
-        out, err = server.communicate(timeout=30)
+        out, err = server.communicate(timeout=600 if args.wrap else 30)
     finally:
         if server.poll() is None:
             server.kill()
@@ -399,6 +411,60 @@ def run_one(impl, mode, family, size_kib, args, limit_cmd, tmp) -> dict:
     # Server CPU while serving, per message echoed in the measured window
     # (the drain after it is a few windows of messages at most).
     return {"rate": rate, "cpu_us": 1e6 * srv["cpu"] / max(cli["messages"], 1)}
+
+
+def callgrind_ir(impl, cfg, args, limit_cmd, tmp, count) -> int | str:
+    """The server's instructions (user space) for `count` messages a
+    connection, under callgrind; or an error message."""
+    out = os.path.join(tmp, f"callgrind.{impl}.{count}.out")
+    args.wrap = f"valgrind --tool=callgrind --callgrind-out-file={out}"
+    try:
+        r = run_one(impl, *cfg, args, limit_cmd, tmp, count=count)
+    finally:
+        args.wrap = ""
+    if "error" in r:
+        return r["error"]
+    with open(out, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith(("totals:", "summary:")):
+                return int(line.split()[1])
+    return "no totals in the callgrind output"
+
+
+def callgrind_run(args, impls, configs, limit_cmd, tmp) -> int:
+    """Instructions per message: the difference between runs of N and 2N
+    messages a connection, so start-up and shutdown cancel out."""
+    if not shutil.which("valgrind"):
+        print("valgrind is not installed")
+        return 1
+    n = args.callgrind
+    rows, failed = [], 0
+    for cfg in configs:
+        row = [*map(str, cfg)]
+        for impl in impls:
+            if impl == "limit" and cfg[0] != configs[0][0]:
+                row.append("")
+                continue
+            a = callgrind_ir(impl, cfg, args, limit_cmd, tmp, n)
+            b = callgrind_ir(impl, cfg, args, limit_cmd, tmp, 2 * n)
+            if isinstance(a, str) or isinstance(b, str):
+                print(f"{cfg} {impl} FAILED: {a if isinstance(a, str) else b}")
+                failed += 1
+                row.append("FAILED")
+                continue
+            per = (b - a) / (n * args.conns)
+            print(
+                f"{' '.join(row[:3])} {impl}: {per:,.0f} instructions/message",
+                flush=True,
+            )
+            row.append(f"{per / 1000:,.1f}k")
+        rows.append(row)
+    head = ["mode", "family", "KiB", *impls]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    print("\nserver instructions per message (callgrind, user space only):")
+    for r in [head, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    return 1 if failed else 0
 
 
 def probe(impl: str) -> str | None:
@@ -462,6 +528,14 @@ def main(argv=None) -> int:
         help="run each server under CMD, e.g. 'perf record -g -o FILE --' or"
         " 'valgrind --tool=callgrind --callgrind-out-file=FILE'",
     )
+    p.add_argument(
+        "--callgrind",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of timing: count the server's instructions per message"
+        " under callgrind (runs of N and 2N messages a connection)",
+    )
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)
     impls = [i for i in args.impls.split(",") if i]
@@ -494,6 +568,10 @@ def main(argv=None) -> int:
         flush=True,
     )
     configs = [(m, f, s) for f in families for s in sizes for m in modes]
+    if args.callgrind:
+        rc = callgrind_run(args, impls, configs, limit_cmd, tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return rc
     results: dict = {}
     failures = []
     for rnd in range(1, args.rounds + 1):
@@ -542,5 +620,8 @@ if __name__ == "__main__":
         if ":" in addr and not addr.startswith("/"):
             host, port = addr.rsplit(":", 1)
             addr = (host, int(port))
-        sys.exit(client(addr, *map(int, sys.argv[3:6]), float(sys.argv[6])))
+        size, conns, window = map(int, sys.argv[3:6])
+        sys.exit(
+            client(addr, size, conns, window, float(sys.argv[6]), int(sys.argv[7]))
+        )
     sys.exit(main())
