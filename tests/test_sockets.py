@@ -8,6 +8,7 @@ import io
 import random
 import socket
 import struct
+import threading
 import weakref
 
 import pytest
@@ -815,3 +816,37 @@ def test_fd_used_by_transport_raises_when_the_call_would_block(loop):
     run(loop, main())
     assert b.recv(1) == b"x"
     b.close()
+
+
+@pytest.mark.parametrize("n", [100_000, 1 << 20])
+def test_recv_large_stream_byte_for_byte(loop, n):
+    # Large reads go straight into the bytes object returned (a different
+    # path from small ones): every byte, never more than n at a time.
+    payload = random.Random(n).randbytes(16 << 20)
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        sender = socket.create_connection(srv.getsockname())
+        conn, _ = srv.accept()
+    conn.setblocking(False)
+
+    def send():
+        with sender:
+            sender.sendall(payload)
+
+    async def main():
+        got = bytearray()
+        sizes = set()
+        while chunk := await loop.sock_recv(conn, n):
+            assert isinstance(chunk, bytes) and len(chunk) <= n
+            sizes.add(len(chunk))
+            got += chunk
+        return bytes(got), sizes
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    try:
+        got, sizes = run(loop, main(), timeout=60)
+    finally:
+        thread.join()
+        conn.close()
+    assert got == payload
+    assert max(sizes) >= 16 * 1024  # the large-read path was taken
