@@ -563,8 +563,12 @@ def main(argv=None) -> int:
             impls.remove(impl)
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {args.conns} connections,"
-        f" {args.window} messages in flight each, {args.seconds:g} s per run,"
-        f" {args.rounds} round(s)",
+        f" {args.window} messages in flight each, "
+        + (
+            f"{args.callgrind} then {2 * args.callgrind} messages each under callgrind"
+            if args.callgrind
+            else f"{args.seconds:g} s per run, {args.rounds} round(s)"
+        ),
         flush=True,
     )
     configs = [(m, f, s) for f in families for s in sizes for m in modes]
