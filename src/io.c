@@ -50,14 +50,17 @@ io_watch_grow(LoopObj *loop, int fd)
 }
 
 /* Whether fd is watched only by sock_* operations, which get a one-shot
- * kernel entry (see ca_watch in loop.h). */
+ * kernel entry (see ca_watch in loop.h).  Not transports and accepters:
+ * they stay in their slot across events, and a one-shot entry cost them an
+ * epoll_ctl to re-arm after every read (an echo server made one per
+ * message, which uvloop does not). */
 static int
 io_ops_only(LoopObj *loop, ca_watch *w)
 {
-    PyTypeObject *handle = loop->state->HandleType;
+    PyTypeObject *op = loop->state->SockOpType;
     return w->kind == CA_WATCH_CALLBACK
-           && !(w->reader != NULL && Py_IS_TYPE(w->reader, handle))
-           && !(w->writer != NULL && Py_IS_TYPE(w->writer, handle));
+           && (w->reader == NULL || Py_IS_TYPE(w->reader, op))
+           && (w->writer == NULL || Py_IS_TYPE(w->writer, op));
 }
 
 /* Pushes the interest implied by the entry's watchers to the reactor. */

@@ -66,6 +66,7 @@ typedef struct {
     PyObject *current_handle; /* the handle running, in debug mode only */
     PyObject *task_factory;   /* NULL: casyncio.Task */
     char *recv_scratch;       /* sockets.c: sock_recv's buffer, or NULL */
+    char recv_large;          /* sockets.c: the last sock_recv was large */
     char *stream_scratch;     /* stream.c: transports' receive buffer, or NULL */
 } LoopObj;
 

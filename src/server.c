@@ -12,7 +12,9 @@
  *
  * Out of file descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM), an accepter
  * reports through the exception handler, stops watching for a second
- * (asyncio's ACCEPT_RETRY_DELAY) and resumes, so the server keeps serving. */
+ * (asyncio's ACCEPT_RETRY_DELAY) and resumes, so the server keeps serving.
+ * Other accept errors are reported as a failed callback, as asyncio's are,
+ * and accepting goes on. */
 #include "errors.h"
 #include "stream.h"
 
@@ -125,6 +127,23 @@ accepter_out_of_resources(AccepterObj *self, PyObject *exc)
     return r ? 0 : -1;
 }
 
+/* Any other accept() error: asyncio's _accept_connection lets it escape
+ * its reader callback, so the loop reports it as a failed callback
+ * ("Exception in callback ...", with a 'handle'); the same here, the
+ * callback being our own _accept_connection.  Still watched, as there. */
+static int
+accepter_report_error(AccepterObj *self, PyObject *exc)
+{
+    PyObject *cb = PyObject_GetAttrString((PyObject *)self, "_accept_connection");
+    if (cb == NULL) {
+        return -1;
+    }
+    int rc = ca_report_callback_error(self->loop->state, (PyObject *)self->loop, cb,
+                                      NULL, 0, NULL, NULL, exc);
+    Py_DECREF(cb);
+    return rc;
+}
+
 /* accept() failed: 1 to go on accepting, 0 to stop for now, -1 error. */
 static int
 accepter_accept_failed(AccepterObj *self)
@@ -155,11 +174,7 @@ accepter_accept_failed(AccepterObj *self)
         rc = accepter_out_of_resources(self, exc);
     }
     else {
-        PyObject *msg = PyUnicode_FromString("Error on accepting a connection");
-        rc = msg ? ca_report_exception(self->loop->state, (PyObject *)self->loop, msg,
-                                       exc, NULL, NULL, NULL)
-                 : -1;
-        Py_XDECREF(msg);
+        rc = accepter_report_error(self, exc);
     }
     Py_DECREF(exc);
     return rc;
@@ -239,6 +254,17 @@ ca_loop_start_accepting(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs)
     return (PyObject *)self;
 }
 
+/* One readable event's worth of accepting, as the reader slot does it;
+ * also what the 'handle' of a reported accept error runs. */
+static PyObject *
+accepter_accept_connection(AccepterObj *self, PyObject *unused)
+{
+    if (ca_accepter_ready(self->loop, (PyObject *)self) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* After ACCEPT_RETRY_DELAY: watch again, unless the socket was closed
  * (the server stopped serving) or the loop was. */
 static PyObject *
@@ -295,6 +321,7 @@ accepter_dealloc(AccepterObj *self)
 
 static PyMethodDef accepter_methods[] = {
     {"_resume", (PyCFunction)accepter_resume, METH_NOARGS, NULL},
+    {"_accept_connection", (PyCFunction)accepter_accept_connection, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 

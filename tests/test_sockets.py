@@ -8,6 +8,7 @@ import io
 import random
 import socket
 import struct
+import threading
 import weakref
 
 import pytest
@@ -778,3 +779,74 @@ def test_fd_number_reused_after_completed_operation(loop):
     reused, got = run(loop, main())
     assert got == b"second"
     assert reused  # the test means nothing otherwise
+
+
+# ---- a socket whose fd a transport owns ----
+
+
+def test_fd_used_by_transport_raises_when_the_call_would_block(loop):
+    # As asyncio's _ensure_fd_no_transport: checked only once the system call
+    # would block (a call that completes at once never asks), on every Python.
+    a, b = socket.socketpair()
+
+    async def main():
+        tr, _ = await loop.connect_accepted_socket(asyncio.Protocol, a)
+        raw = socket.socket(fileno=a.fileno())
+        raw.setblocking(False)
+        try:
+            await loop.sock_sendall(raw, b"x")  # room in the buffer: sent
+            with pytest.raises(RuntimeError) as info:
+                await loop.sock_recv(raw, 10)  # nothing to read: would block
+            fd = a.fileno()
+            assert (
+                str(info.value) == f"File descriptor {fd} is used by transport {tr!r}"
+            )
+            while True:  # fill the send buffer so that sendall would block
+                try:
+                    raw.send(b"y" * 65536)
+                except BlockingIOError:
+                    break
+            with pytest.raises(RuntimeError, match=f"^File descriptor {fd} is used by"):
+                await loop.sock_sendall(raw, b"z" * 65536)
+        finally:
+            raw.detach()
+            tr.close()
+        await asyncio.sleep(0)
+
+    run(loop, main())
+    assert b.recv(1) == b"x"
+    b.close()
+
+
+@pytest.mark.parametrize("n", [100_000, 1 << 20])
+def test_recv_large_stream_byte_for_byte(loop, n):
+    # Large reads go straight into the bytes object returned (a different
+    # path from small ones): every byte, never more than n at a time.
+    payload = random.Random(n).randbytes(16 << 20)
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        sender = socket.create_connection(srv.getsockname())
+        conn, _ = srv.accept()
+    conn.setblocking(False)
+
+    def send():
+        with sender:
+            sender.sendall(payload)
+
+    async def main():
+        got = bytearray()
+        sizes = set()
+        while chunk := await loop.sock_recv(conn, n):
+            assert isinstance(chunk, bytes) and len(chunk) <= n
+            sizes.add(len(chunk))
+            got += chunk
+        return bytes(got), sizes
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    try:
+        got, sizes = run(loop, main(), timeout=60)
+    finally:
+        thread.join()
+        conn.close()
+    assert got == payload
+    assert max(sizes) >= 16 * 1024  # the large-read path was taken

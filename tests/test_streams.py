@@ -4,6 +4,7 @@ stream transports, on casyncio and on stock asyncio."""
 
 import asyncio
 import socket
+import struct
 
 import pytest
 
@@ -71,8 +72,10 @@ def test_drain_waits_for_slow_reader(loop):
         writer.close()
         handler_done.set()
 
+    sent = 0
+
     async def main():
-        nonlocal release, handler_done
+        nonlocal release, handler_done, sent
         release = asyncio.Event()
         handler_done = asyncio.Event()
         server, connect = await start("tcp", None, slow_handler)
@@ -82,6 +85,7 @@ def test_drain_waits_for_slow_reader(loop):
             drain = None
             for _ in range(64):  # far more than the socket buffers hold
                 writer.write(chunk)
+                sent += len(chunk)
                 drain = asyncio.ensure_future(writer.drain())
                 await asyncio.sleep(0)
                 if not drain.done():
@@ -95,7 +99,7 @@ def test_drain_waits_for_slow_reader(loop):
             await handler_done.wait()
 
     run(loop, main())
-    assert sum(got) > 0
+    assert sum(got) == sent  # the slow reader got every byte
 
 
 def test_open_connection_refused(loop):
@@ -124,5 +128,30 @@ def test_reader_sees_peer_close(loop):
             assert info.value.partial == b"partial"
             writer.close()
             await writer.wait_closed()
+
+    run(loop, main())
+
+
+def test_peer_reset_mid_write(loop):
+    # drain() raises the reset, and so does the reader.
+    async def main():
+        accepted = loop.create_future()
+
+        async def handler(reader, writer):
+            accepted.set_result((reader, writer))
+
+        server, _ = await start("tcp", None, handler)
+        async with server:
+            client = socket.create_connection(server.sockets[0].getsockname())
+            reader, writer = await accepted
+            writer.write(b"x" * (8 << 20))
+            linger = struct.pack("ii", 1, 0)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            client.close()  # RST
+            with pytest.raises((ConnectionResetError, BrokenPipeError)):
+                await writer.drain()
+            with pytest.raises((ConnectionResetError, BrokenPipeError)):
+                await reader.read(10)
+            writer.close()
 
     run(loop, main())

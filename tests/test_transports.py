@@ -3,9 +3,11 @@ create_unix_connection, create_unix_server and connect_accepted_socket with
 Protocol and BufferedProtocol, on casyncio and on stock asyncio."""
 
 import asyncio
+import contextlib
 import gc
 import socket
 import struct
+import sys
 import warnings
 
 import pytest
@@ -28,9 +30,40 @@ def run(loop, coro, timeout=20):
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
-async def serve(loop, family, factory, tmp_path, **kw):
-    """A server on an ephemeral address; returns (server, connect) where
-    connect(factory) makes a client connection to it."""
+class Served:
+    """A server on an ephemeral address and the protocols it made."""
+
+    def __init__(self, loop, server, connect, made):
+        self.loop = loop
+        self.server = server
+        self.made = made  # server-side protocols, in accept order
+        self._connect = connect
+
+    async def connect(self, factory=None, **kw):
+        """A client connection: (transport, protocol), a Recorder by default."""
+        factory = factory or (lambda: Recorder(self.loop))
+        return await self._connect(factory, **kw)
+
+    async def accepted(self, n=1, timeout=5):
+        """The n-th server-side protocol, once the server has made it."""
+        deadline = self.loop.time() + timeout
+        while len(self.made) < n:
+            assert self.loop.time() < deadline, f"{len(self.made)} of {n} accepted"
+            await asyncio.sleep(0.001)
+        return self.made[n - 1]
+
+
+@contextlib.asynccontextmanager
+async def served(loop, make=None, family="ipv4", tmp_path=None, **kw):
+    """A server whose protocols come from make() (a Recorder by default),
+    closed and waited for on the way out."""
+    made = []
+
+    def factory():
+        p = make() if make else Recorder(loop)
+        made.append(p)
+        return p
+
     if family == "unix":
         path = str(tmp_path / "s.sock")
         server = await loop.create_unix_server(factory, path, **kw)
@@ -39,14 +72,19 @@ async def serve(loop, family, factory, tmp_path, **kw):
             return loop.create_unix_connection(client_factory, path, **ckw)
 
     else:
-        host = "::1" if family == "ipv6" else "127.0.0.1"
-        server = await loop.create_server(factory, host, 0, **kw)
-        port = server.sockets[0].getsockname()[1]
+        if "sock" not in kw:
+            kw.update(host="::1" if family == "ipv6" else "127.0.0.1", port=0)
+        server = await loop.create_server(factory, **kw)
+        addr = server.sockets[0].getsockname()[:2]
 
         def connect(client_factory, **ckw):
-            return loop.create_connection(client_factory, host, port, **ckw)
+            return loop.create_connection(client_factory, *addr, **ckw)
 
-    return server, connect
+    try:
+        yield Served(loop, server, connect, made)
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 class Recorder(asyncio.Protocol):
@@ -128,17 +166,12 @@ async def read_exactly(proto, n, timeout=10):
 @FAMILIES
 @pytest.mark.parametrize("style", ["protocol", "buffered"])
 def test_echo(loop, family, style, tmp_path):
-    servers = []
-
-    def factory():
-        p = Recorder(loop, echo=True) if style == "protocol" else BufferedEcho(loop)
-        servers.append(p)
-        return p
+    def make():
+        return Recorder(loop, echo=True) if style == "protocol" else BufferedEcho(loop)
 
     async def main():
-        server, connect = await serve(loop, family, factory, tmp_path)
-        async with server:
-            tr, client = await connect(lambda: Recorder(loop))
+        async with served(loop, make, family, tmp_path) as srv:
+            tr, client = await srv.connect()
             assert isinstance(tr, asyncio.Transport)
             assert client.transport is tr and client.events == ["made"]
             messages = [b"hello", bytes(range(256)) * 400, b"bye"]
@@ -151,45 +184,112 @@ def test_echo(loop, family, style, tmp_path):
             tr.close()
             assert tr.is_closing()
             assert await client.done is None
-            assert await servers[0].done is None
+            assert await srv.made[0].done is None
         assert client.events == ["made", "lost"]
-        assert client.lost == [None] and servers[0].lost == [None]
+        assert client.lost == [None] and srv.made[0].lost == [None]
 
     run(loop, main())
 
 
-def test_large_transfer_byte_for_byte(loop):
-    size = 24 * 1024 * 1024
-    block = struct.pack("!I", 0xDEADBEEF) + bytes(range(256)) * 16
-    payload = (block * (size // len(block) + 1))[:size]
-    received = []
+BIG = 100 * 1024 * 1024
+BIG_BLOCK = bytes(range(251)) * 4099  # a period that is no power of two
+BIG_PAYLOAD = BIG_BLOCK * (BIG // len(BIG_BLOCK) + 2)
+BIG_CHUNK = 1 << 20
 
-    def factory():
-        p = Recorder(loop, eof_result=None)
-        received.append(p)
-        return p
 
+class Verifier(asyncio.Protocol):
+    """Checks every byte received against BIG_PAYLOAD at its offset, without
+    keeping them; `done` resolves with the count at EOF."""
+
+    def __init__(self, loop):
+        self.count = 0
+        self.done = loop.create_future()
+
+    def data_received(self, data):
+        if not BIG_PAYLOAD.startswith(data, self.count):
+            self.done.set_exception(AssertionError(f"differs after {self.count}"))
+        self.count += len(data)
+
+    def eof_received(self):
+        if not self.done.done():
+            self.done.set_result(self.count)
+
+
+class FlowWriter(asyncio.Protocol):
+    """A client that writes only while its transport is below the high mark."""
+
+    def __init__(self, loop):
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.lost = loop.create_future()
+
+    def pause_writing(self):
+        self.writable.clear()
+
+    def resume_writing(self):
+        self.writable.set()
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+async def send_big_protocol(srv):
+    tr, client = await srv.connect(lambda: FlowWriter(srv.loop))
+    view = memoryview(BIG_PAYLOAD)
+    for i in range(0, BIG, BIG_CHUNK):
+        await client.writable.wait()
+        tr.write(view[i : i + BIG_CHUNK])
+    tr.write_eof()
+    count = await (await srv.accepted()).done
+    tr.close()
+    await client.lost
+    return count
+
+
+async def send_big_streams(family, tmp_path):
+    received = asyncio.get_running_loop().create_future()
+
+    async def handler(reader, writer):
+        count = 0
+        while data := await reader.read(BIG_CHUNK):
+            if not BIG_PAYLOAD.startswith(data, count):
+                received.set_exception(AssertionError(f"differs after {count}"))
+                break
+            count += len(data)
+        else:
+            received.set_result(count)
+        writer.close()
+
+    if family == "unix":
+        path = str(tmp_path / "s.sock")
+        server = await asyncio.start_unix_server(handler, path)
+        reader, writer = await asyncio.open_unix_connection(path)
+    else:
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+    async with server:
+        view = memoryview(BIG_PAYLOAD)
+        for i in range(0, BIG, BIG_CHUNK):
+            writer.write(view[i : i + BIG_CHUNK])
+            await writer.drain()
+        writer.write_eof()
+        count = await received
+        assert await reader.read() == b""
+        writer.close()
+        await writer.wait_closed()
+    return count
+
+
+@pytest.mark.parametrize("family", ["ipv4", pytest.param("unix", marks=needs_unix)])
+@pytest.mark.parametrize("style", ["protocol", "streams"])
+def test_100mib_transfer_byte_for_byte(loop, family, style, tmp_path):
     async def main():
-        server = await loop.create_server(factory, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        tr, client = await loop.create_connection(
-            lambda: Recorder(loop), "127.0.0.1", port
-        )
-        view = memoryview(payload)
-        for i in range(0, size, 1 << 20):
-            tr.write(view[i : i + (1 << 20)])
-        tr.write_eof()
-        await received[0].done
-        tr.close()
-        await client.done
-        server.close()
-        await server.wait_closed()
-        return received[0]
+        if style == "streams":
+            return await send_big_streams(family, tmp_path)
+        async with served(loop, lambda: Verifier(loop), family, tmp_path) as srv:
+            return await send_big_protocol(srv)
 
-    proto = run(loop, main())
-    assert len(proto.data) == size
-    assert proto.data == payload
-    assert proto.events[-2:] == ["eof", "lost"]
+    assert run(loop, main(), timeout=120) == BIG
 
 
 # ---- half-close ----
@@ -197,77 +297,57 @@ def test_large_transfer_byte_for_byte(loop):
 
 @pytest.mark.parametrize("keep_open", [True, False])
 def test_half_close(loop, keep_open):
-    servers = []
-
-    def factory():
-        p = Recorder(loop, eof_result=keep_open)
-        servers.append(p)
-        return p
-
     async def main():
-        server = await loop.create_server(factory, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        tr, client = await loop.create_connection(
-            lambda: Recorder(loop, eof_result=None), "127.0.0.1", port
-        )
-        assert tr.can_write_eof()
-        tr.write(b"request")
-        tr.write_eof()
-        with pytest.raises(RuntimeError, match="write_eof"):
-            tr.write(b"more")
-        while not servers or "eof" not in servers[0].events:
-            await asyncio.sleep(0.001)
-        srv_tr = servers[0].transport
-        if keep_open:
-            assert not srv_tr.is_closing()
-            srv_tr.write(b"reply")
-            await read_exactly(client, 5)
-            assert bytes(client.data) == b"reply"
-            srv_tr.close()
-        else:
-            assert srv_tr.is_closing()
-        await servers[0].done
-        await client.done
-        server.close()
-        await server.wait_closed()
+        make = lambda: Recorder(loop, eof_result=keep_open)  # noqa: E731
+        async with served(loop, make) as srv:
+            tr, client = await srv.connect(lambda: Recorder(loop, eof_result=None))
+            assert tr.can_write_eof()
+            tr.write(b"request")
+            tr.write_eof()
+            with pytest.raises(RuntimeError, match="write_eof"):
+                tr.write(b"more")
+            peer = await srv.accepted()
+            while "eof" not in peer.events:
+                await asyncio.sleep(0.001)
+            if keep_open:
+                assert not peer.transport.is_closing()
+                peer.transport.write(b"reply")
+                await read_exactly(client, 5)
+                assert bytes(client.data) == b"reply"
+                peer.transport.close()
+            else:
+                assert peer.transport.is_closing()
+            await peer.done
+            await client.done
+        return peer
 
-    run(loop, main())
-    assert bytes(servers[0].data) == b"request"
-    assert servers[0].events == ["made", "eof", "lost"]
-    assert servers[0].lost == [None]
+    peer = run(loop, main())
+    assert bytes(peer.data) == b"request"
+    assert peer.events == ["made", "eof", "lost"]
+    assert peer.lost == [None]
 
 
 # ---- errors from the peer and from protocols ----
 
 
 def test_peer_reset_mid_write(loop):
-    servers = []
-
-    def factory():
-        p = Recorder(loop)
-        servers.append(p)
-        return p
-
     async def main():
-        server = await loop.create_server(factory, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        client = socket.create_connection(("127.0.0.1", port))
-        while not servers:
-            await asyncio.sleep(0.001)
-        srv_tr = servers[0].transport
-        srv_tr.write(b"x" * (8 << 20))
-        assert srv_tr.get_write_buffer_size() > 0
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        client.close()  # RST
-        exc = await servers[0].done
-        server.close()
-        await server.wait_closed()
-        return exc
+        async with served(loop) as srv:
+            client = socket.create_connection(srv.server.sockets[0].getsockname())
+            peer = await srv.accepted()
+            peer.transport.write(b"x" * (8 << 20))
+            assert peer.transport.get_write_buffer_size() > 0
+            linger = struct.pack("ii", 1, 0)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            client.close()  # RST
+            await peer.done
+        return peer
 
-    exc = run(loop, main())
+    peer = run(loop, main())
+    exc = peer.lost[0]
     assert isinstance(exc, (ConnectionResetError, BrokenPipeError))
-    assert servers[0].lost == [exc]
-    assert servers[0].events.count("lost") == 1
+    assert peer.lost == [exc]
+    assert peer.events.count("lost") == 1
 
 
 def test_data_received_exception_reaches_handler(loop):
@@ -279,40 +359,26 @@ def test_data_received_exception_reaches_handler(loop):
         def data_received(self, data):
             raise boom
 
-    servers = []
-
-    def factory():
-        p = Bad(loop)
-        servers.append(p)
-        return p
-
     async def main():
-        server = await loop.create_server(factory, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        tr, client = await loop.create_connection(
-            lambda: Recorder(loop), "127.0.0.1", port
-        )
-        tr.write(b"hi")
-        exc = await servers[0].done
-        await client.done
-        # The loop keeps running and serving.
-        tr2, client2 = await loop.create_connection(
-            lambda: Recorder(loop), "127.0.0.1", port
-        )
-        tr2.close()
-        await client2.done
-        server.close()
-        await server.wait_closed()
-        return exc
+        async with served(loop, lambda: Bad(loop)) as srv:
+            tr, client = await srv.connect()
+            tr.write(b"hi")
+            exc = await (await srv.accepted()).done
+            await client.done
+            # The loop keeps running and serving.
+            tr2, client2 = await srv.connect()
+            tr2.close()
+            await client2.done
+        return exc, srv.made[0]
 
-    exc = run(loop, main())
+    exc, peer = run(loop, main())
     assert exc is boom
     assert len(contexts) >= 1
     ctx = contexts[0]
     assert ctx["message"] == "Fatal error: protocol.data_received() call failed."
     assert ctx["exception"] is boom
-    assert ctx["protocol"] is servers[0]
-    assert ctx["transport"] is servers[0].transport
+    assert ctx["protocol"] is peer
+    assert ctx["transport"] is peer.transport
 
 
 def test_connection_made_exception_reaches_handler(loop):
@@ -325,18 +391,13 @@ def test_connection_made_exception_reaches_handler(loop):
             raise KeyError("made")
 
     async def main():
-        server = await loop.create_server(
-            lambda: Recorder(loop, echo=True), "127.0.0.1", 0
-        )
-        port = server.sockets[0].getsockname()[1]
-        tr, client = await loop.create_connection(lambda: Bad(loop), "127.0.0.1", port)
-        await asyncio.sleep(0.01)
-        tr.write(b"ping")
-        await read_exactly(client, 4)  # reading started despite the error
-        tr.close()
-        await client.done
-        server.close()
-        await server.wait_closed()
+        async with served(loop, lambda: Recorder(loop, echo=True)) as srv:
+            tr, client = await srv.connect(lambda: Bad(loop))
+            await asyncio.sleep(0.01)
+            tr.write(b"ping")
+            await read_exactly(client, 4)  # reading started despite the error
+            tr.close()
+            await client.done
 
     run(loop, main())
     assert len(contexts) == 1
@@ -360,46 +421,37 @@ def test_create_connection_refused(loop):
 
 
 def test_flow_control_pause_resume(loop):
-    servers = []
-
-    def factory():
-        p = Recorder(loop)
-        servers.append(p)
-        return p
-
     async def main():
-        server = await loop.create_server(factory, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        tr, client = await loop.create_connection(
-            lambda: Recorder(loop), "127.0.0.1", port
-        )
-        assert tr.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
-        tr.set_write_buffer_limits(high=1000)
-        assert tr.get_write_buffer_limits() == (250, 1000)
-        tr.set_write_buffer_limits(low=100)
-        assert tr.get_write_buffer_limits() == (100, 400)
-        with pytest.raises(ValueError, match="must be >= low"):
-            tr.set_write_buffer_limits(high=1, low=2)
-        tr.set_write_buffer_limits(high=64 * 1024)
-        while not servers:
-            await asyncio.sleep(0.001)
-        servers[0].transport.pause_reading()
-        assert not servers[0].transport.is_reading()
-        chunk = b"y" * 65536
-        while "pause" not in client.events:
-            tr.write(chunk)
-            await asyncio.sleep(0)
-        assert tr.get_write_buffer_size() > 64 * 1024
-        assert client.events == ["made", "pause"]
-        servers[0].transport.resume_reading()
-        while "resume" not in client.events:
-            await asyncio.sleep(0.001)
-        assert tr.get_write_buffer_size() <= 16 * 1024
-        tr.close()
-        await client.done
-        await servers[0].done
-        server.close()
-        await server.wait_closed()
+        async with served(loop) as srv:
+            tr, client = await srv.connect()
+            assert tr.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
+            tr.set_write_buffer_limits(high=1000)
+            assert tr.get_write_buffer_limits() == (250, 1000)
+            tr.set_write_buffer_limits(low=100)
+            assert tr.get_write_buffer_limits() == (100, 400)
+            with pytest.raises(ValueError, match="must be >= low"):
+                tr.set_write_buffer_limits(high=1, low=2)
+            tr.set_write_buffer_limits(high=64 * 1024)
+            peer = await srv.accepted()
+            peer.transport.pause_reading()  # a reader that stops reading
+            assert not peer.transport.is_reading()
+            chunk = b"y" * 65536
+            sent = 0
+            while "pause" not in client.events:
+                tr.write(chunk)
+                sent += len(chunk)
+                await asyncio.sleep(0)
+            assert tr.get_write_buffer_size() > 64 * 1024
+            assert client.events == ["made", "pause"]
+            peer.transport.resume_reading()
+            while "resume" not in client.events:
+                await asyncio.sleep(0.001)
+            assert tr.get_write_buffer_size() <= 16 * 1024
+            tr.close()
+            await client.done
+            await peer.done
+        # Nothing was lost while the writer was paused.
+        assert bytes(peer.data) == b"y" * sent
 
     run(loop, main())
 
@@ -436,31 +488,29 @@ def test_many_concurrent_connections(loop):
 
 
 def test_server_close_while_clients_connected(loop):
-    servers = []
-
-    def factory():
-        p = Recorder(loop, echo=True)
-        servers.append(p)
-        return p
-
     async def main():
-        server = await loop.create_server(factory, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        assert server.is_serving()
-        tr, client = await loop.create_connection(
-            lambda: Recorder(loop), "127.0.0.1", port
-        )
-        server.close()
-        assert not server.is_serving()
-        assert server.sockets == ()
-        with pytest.raises(ConnectionRefusedError):
-            await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
-        tr.write(b"still here")  # the existing connection keeps working
-        assert await read_exactly(client, 10) == b"still here"
-        tr.close()
-        await client.done
-        await servers[0].done
-        await asyncio.wait_for(server.wait_closed(), 5)
+        async with served(loop, lambda: Recorder(loop, echo=True)) as srv:
+            server = srv.server
+            port = server.sockets[0].getsockname()[1]
+            assert server.is_serving()
+            tr, client = await srv.connect()
+            peer = await srv.accepted()
+            server.close()
+            assert not server.is_serving()
+            assert server.sockets == ()
+            with pytest.raises(ConnectionRefusedError):
+                await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
+            tr.write(b"still here")  # the existing connection keeps working
+            assert await read_exactly(client, 10) == b"still here"
+            # wait_closed() waits for the connections still open.
+            waiting = asyncio.ensure_future(server.wait_closed())
+            await asyncio.sleep(0.05)
+            if sys.version_info >= (3, 12):  # 3.11's returns at once
+                assert not waiting.done()
+            tr.close()
+            await client.done
+            await peer.done
+            await asyncio.wait_for(waiting, 5)
 
     run(loop, main())
 
@@ -509,36 +559,34 @@ def test_connect_accepted_socket(loop):
 
 def test_extra_info_and_checks(loop):
     async def main():
-        server = await loop.create_server(lambda: Recorder(loop), "127.0.0.1", 0)
-        addr = server.sockets[0].getsockname()
-        tr, client = await loop.create_connection(lambda: Recorder(loop), *addr)
-        sock = tr.get_extra_info("socket")
-        assert sock.fileno() >= 0 and sock.family == socket.AF_INET
-        assert tr.get_extra_info("peername") == addr
-        assert tr.get_extra_info("sockname") == sock.getsockname()
-        assert tr.get_extra_info("peercert") is None
-        assert tr.get_extra_info("nothing", 42) == 42
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-        assert tr.get_protocol() is client
-        assert tr.is_reading()
-        tr.pause_reading()
-        assert not tr.is_reading()
-        tr.resume_reading()
-        assert tr.is_reading()
-        with pytest.raises(TypeError, match="bytes-like object, not 'str'"):
-            tr.write("text")
-        with pytest.raises(RuntimeError, match="is used by transport"):
-            loop.add_reader(sock.fileno(), lambda: None)
-        other = Recorder(loop)
-        tr.set_protocol(other)
-        assert tr.get_protocol() is other
-        tr.set_protocol(client)
-        tr.abort()
-        assert tr.is_closing()
-        assert await client.done is None
-        assert tr.get_protocol() is None or tr.get_protocol() is client
-        server.close()
-        await server.wait_closed()
+        async with served(loop) as srv:
+            addr = srv.server.sockets[0].getsockname()
+            tr, client = await srv.connect()
+            sock = tr.get_extra_info("socket")
+            assert sock.fileno() >= 0 and sock.family == socket.AF_INET
+            assert tr.get_extra_info("peername") == addr
+            assert tr.get_extra_info("sockname") == sock.getsockname()
+            assert tr.get_extra_info("peercert") is None
+            assert tr.get_extra_info("nothing", 42) == 42
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            assert tr.get_protocol() is client
+            assert tr.is_reading()
+            tr.pause_reading()
+            assert not tr.is_reading()
+            tr.resume_reading()
+            assert tr.is_reading()
+            with pytest.raises(TypeError, match="bytes-like object, not 'str'"):
+                tr.write("text")
+            with pytest.raises(RuntimeError, match="is used by transport"):
+                loop.add_reader(sock.fileno(), lambda: None)
+            other = Recorder(loop)
+            tr.set_protocol(other)
+            assert tr.get_protocol() is other
+            tr.set_protocol(client)
+            tr.abort()
+            assert tr.is_closing()
+            assert await client.done is None
+            assert tr.get_protocol() is None or tr.get_protocol() is client
 
     run(loop, main())
 
@@ -592,32 +640,29 @@ def test_tls_echo_and_start_tls(loop):
 
     async def main():
         # TLS from the start.
-        server = await asyncio.start_server(tls_echo, "127.0.0.1", 0, ssl=server_ctx)
-        port = server.sockets[0].getsockname()[1]
-        r, w = await asyncio.open_connection("127.0.0.1", port, ssl=client_ctx)
-        assert w.get_extra_info("sslcontext") is client_ctx
-        assert w.get_extra_info("peercert") is not None
-        w.write(b"hello tls\n")
-        assert await r.readline() == b"HELLO TLS\n"
-        w.close()
-        await w.wait_closed()
-        server.close()
-        await server.wait_closed()
+        async with await asyncio.start_server(
+            tls_echo, "127.0.0.1", 0, ssl=server_ctx
+        ) as server:
+            addr = server.sockets[0].getsockname()
+            r, w = await asyncio.open_connection(*addr, ssl=client_ctx)
+            assert w.get_extra_info("sslcontext") is client_ctx
+            assert w.get_extra_info("peercert") is not None
+            w.write(b"hello tls\n")
+            assert await r.readline() == b"HELLO TLS\n"
+            w.close()
+            await w.wait_closed()
         # Plain first, then upgraded with start_tls.
-        server = await asyncio.start_server(tls_echo, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        r, w = await asyncio.open_connection("127.0.0.1", port)
-        assert w.get_extra_info("peercert") is None
-        w.write(b"STARTTLS\n")
-        assert await r.readline() == b"OK\n"
-        await w.start_tls(client_ctx, server_hostname="localhost")
-        assert w.get_extra_info("sslcontext") is client_ctx
-        w.write(b"secret\n")
-        assert await r.readline() == b"SECRET\n"
-        w.close()
-        await w.wait_closed()
-        server.close()
-        await server.wait_closed()
+        async with await asyncio.start_server(tls_echo, "127.0.0.1", 0) as server:
+            r, w = await asyncio.open_connection(*server.sockets[0].getsockname())
+            assert w.get_extra_info("peercert") is None
+            w.write(b"STARTTLS\n")
+            assert await r.readline() == b"OK\n"
+            await w.start_tls(client_ctx, server_hostname="localhost")
+            assert w.get_extra_info("sslcontext") is client_ctx
+            w.write(b"secret\n")
+            assert await r.readline() == b"SECRET\n"
+            w.close()
+            await w.wait_closed()
 
     run(loop, main())
 
@@ -626,40 +671,31 @@ def test_sendfile(loop, tmp_path):
     data = bytes(range(256)) * 16_000
     path = tmp_path / "file.bin"
     path.write_bytes(data)
-    servers = []
-
-    def factory():
-        p = Recorder(loop)
-        servers.append(p)
-        return p
 
     async def main():
-        server = await loop.create_server(factory, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        tr, client = await loop.create_connection(
-            lambda: Recorder(loop), "127.0.0.1", port
-        )
-        with open(path, "rb") as f:
-            task = asyncio.ensure_future(
-                loop.sendfile(tr, f, offset=1000, count=4_000_000)
-            )
-            await asyncio.sleep(0)
-            # Sent by the socket itself: the transport refuses to interleave.
-            with pytest.raises(RuntimeError, match="sendfile is in progress"):
-                tr.write(b"interleaved")
-            sent = await task
-        assert sent == 4_000_000
-        assert tr.get_protocol() is client  # restored after the transfer
-        tr.write(b"tail")
-        tr.write_eof()
-        await servers[0].done
-        tr.close()
-        await client.done
-        server.close()
-        await server.wait_closed()
+        async with served(loop) as srv:
+            tr, client = await srv.connect()
+            with open(path, "rb") as f:
+                task = asyncio.ensure_future(
+                    loop.sendfile(tr, f, offset=1000, count=4_000_000)
+                )
+                await asyncio.sleep(0)
+                # Sent by the socket itself: the transport refuses to interleave.
+                with pytest.raises(RuntimeError, match="sendfile is in progress"):
+                    tr.write(b"interleaved")
+                sent = await task
+            assert sent == 4_000_000
+            assert tr.get_protocol() is client  # restored after the transfer
+            tr.write(b"tail")
+            tr.write_eof()
+            peer = await srv.accepted()
+            await peer.done
+            tr.close()
+            await client.done
+        return peer
 
-    run(loop, main())
-    assert bytes(servers[0].data) == data[1000:4_001_000] + b"tail"
+    peer = run(loop, main())
+    assert bytes(peer.data) == data[1000:4_001_000] + b"tail"
 
 
 # ---- accept out of file descriptors ----
@@ -669,43 +705,79 @@ def test_accept_out_of_fds_reports_and_resumes(loop):
     resource = pytest.importorskip("resource")
     contexts = []
     loop.set_exception_handler(lambda lp, ctx: contexts.append(ctx))
-    servers = []
-
-    def factory():
-        p = Recorder(loop)
-        servers.append(p)
-        return p
 
     async def main():
-        server = await loop.create_server(factory, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        await asyncio.sleep(0)
-        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
-        probe = socket.socket()
-        lowest_free = probe.fileno()
-        probe.close()
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
-        try:
-            deadline = loop.time() + 5
-            while not contexts:
-                assert loop.time() < deadline
-                await asyncio.sleep(0.01)
-        finally:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-        assert servers == []
-        deadline = loop.time() + 5
-        while len(servers) < 3:  # accepting resumes after a second
-            assert loop.time() < deadline
-            await asyncio.sleep(0.01)
-        for c in clients:
-            c.close()
-        for p in servers:
-            await p.done
-        server.close()
-        await server.wait_closed()
+        async with served(loop) as srv:
+            await asyncio.sleep(0)
+            addr = srv.server.sockets[0].getsockname()
+            clients = [socket.create_connection(addr) for _ in range(3)]
+            probe = socket.socket()
+            lowest_free = probe.fileno()
+            probe.close()
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
+            try:
+                deadline = loop.time() + 5
+                while not contexts:
+                    assert loop.time() < deadline
+                    await asyncio.sleep(0.01)
+            finally:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            assert srv.made == []
+            await srv.accepted(3)  # accepting resumes after a second
+            for c in clients:
+                c.close()
+            for p in srv.made:
+                await p.done
 
     run(loop, main())
     assert contexts[0]["message"] == "socket.accept() out of system resource"
     assert isinstance(contexts[0]["exception"], OSError)
     assert "socket" in contexts[0]
+
+
+class FailingAcceptSocket(socket.socket):
+    """A listening socket whose next accept() fails with `errors` first."""
+
+    errors: list
+
+    def accept(self):
+        if self.errors:
+            raise self.errors.pop(0)
+        return super().accept()
+
+
+def test_accept_error_reported_as_failed_callback(loop):
+    # Not out of resources: asyncio lets the error escape its reader
+    # callback, so the loop reports it as "Exception in callback ..." with
+    # the handle, and the server goes on accepting.
+    contexts = []
+    handles = []
+
+    def handler(lp, ctx):
+        contexts.append(ctx)
+        handles.append(repr(ctx.get("handle")))
+
+    loop.set_exception_handler(handler)
+    error = PermissionError(1, "refused by a firewall hook")
+    lsock = FailingAcceptSocket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.errors = [error]
+    lsock.bind(("127.0.0.1", 0))
+
+    async def main():
+        async with served(loop, sock=lsock) as srv:
+            client = socket.create_connection(lsock.getsockname())
+            peer = await srv.accepted()
+            client.close()
+            await peer.done
+
+    run(loop, main())
+    assert len(contexts) == 1
+    ctx = contexts[0]
+    assert set(ctx) == {"message", "exception", "handle"}
+    assert ctx["message"].startswith("Exception in callback ")
+    assert "_accept_connection(" in ctx["message"]
+    assert ctx["exception"] is error
+    # casyncio's Handle is its own type, with asyncio.Handle's methods.
+    assert "_accept_connection(" in handles[0]
+    assert callable(ctx["handle"].cancel)

@@ -1,0 +1,631 @@
+#!/usr/bin/env python3
+"""Echo server benchmark: casyncio, asyncio and uvloop servers against one client.
+
+    python benchmarks/echo.py [--rounds N] [--seconds S] [--impls ...]
+                              [--modes protocol,streams,sock] [--families tcp,unix]
+                              [--sizes 1,10,100] [--conns N] [--window W] [--json FILE]
+
+For every (family, size, mode) and round, each implementation in turn serves
+echo in its own process (`echo.py --serve IMPL MODE FD`, handed a listening
+socket the parent made), and a client process (`echo.py --client ...`, one
+selectors loop in plain Python, no asyncio) keeps WINDOW messages of SIZE KiB
+in flight on each of CONNS connections for SECONDS, checking every echoed byte
+against what it sent.  The client reports echoed messages per second; the
+server reports the CPU time (user + system) it used while serving, so the
+table also shows server CPU microseconds per message, which is the steadier
+figure on a busy machine.
+
+Modes: `protocol` (asyncio.Protocol, data_received writes back), `streams`
+(start_server, read / write / drain), `sock` (sock_accept, sock_recv,
+sock_sendall, a task per connection).  The `limit` implementation is a
+minimal C epoll echo server compiled here with the system C compiler (skipped
+with a line saying so when there is none): the floor for the server's cost,
+and the check that the client is not the bottleneck (it should echo clearly
+more than the fastest Python server).
+
+Exit status: 0 when every run succeeded, 1 when a run failed (a server or
+client error, or an echo that differs from what was sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+IMPLS = ("casyncio", "asyncio", "uvloop", "limit")
+MODES = ("protocol", "streams", "sock")
+FAMILIES = ("tcp", "unix")
+READ_SIZE = 256 * 1024
+
+
+# --------------------------------------------------------------------------
+# The servers (each in its own process; stdin's EOF says stop)
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def serve_protocol(asyncio, loop, lsock, unix):
+    class Echo(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            self.transport.write(data)
+
+    make = loop.create_unix_server if unix else loop.create_server
+    return loop.run_until_complete(make(Echo, sock=lsock))
+
+
+def serve_streams(asyncio, loop, lsock, unix):
+    async def handle(reader, writer):
+        while data := await reader.read(READ_SIZE):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    start = asyncio.start_unix_server if unix else asyncio.start_server
+    return loop.run_until_complete(start(handle, sock=lsock))
+
+
+def serve_sock(asyncio, loop, lsock, unix):
+    async def echo(conn):
+        with conn:
+            while data := await loop.sock_recv(conn, READ_SIZE):
+                await loop.sock_sendall(conn, data)
+
+    async def accept():
+        while True:
+            conn, _ = await loop.sock_accept(lsock)
+            conn.setblocking(False)
+            if not unix:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            loop.create_task(echo(conn))
+
+    lsock.setblocking(False)
+    return loop.create_task(accept())
+
+
+def new_loop(impl):
+    import asyncio
+
+    if impl == "casyncio":
+        import workloads
+
+        factory, _ = workloads.IMPLS["casyncio"]()
+        return factory()
+    if impl == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.SelectorEventLoop()
+
+
+def serve(impl: str, mode: str, fd: int) -> int:
+    import asyncio
+
+    lsock = socket.socket(fileno=fd)
+    unix = lsock.family == socket.AF_UNIX
+    loop = new_loop(impl)
+    errors = []
+
+    def handler(loop, context):
+        errors.append(
+            context.get("message", "?") + " " + repr(context.get("exception"))
+        )
+        loop.stop()
+
+    loop.set_exception_handler(handler)
+    server = {"protocol": serve_protocol, "streams": serve_streams, "sock": serve_sock}[
+        mode
+    ](asyncio, loop, lsock, unix)
+    loop.add_reader(0, loop.stop)
+    print("ready", flush=True)
+    cpu0 = _cpu()
+    loop.run_forever()
+    cpu = _cpu() - cpu0
+    print(json.dumps({"cpu": cpu, "errors": errors}), flush=True)
+    # Nothing to tear down that the figures depend on; the connections are
+    # closed by the client already.
+    del server
+    os._exit(1 if errors else 0)
+
+
+# --------------------------------------------------------------------------
+# The limit: a minimal C epoll echo server
+
+LIMIT_C = r"""
+/* Minimal echo server: level-triggered epoll, one read buffer, a pending
+ * tail per connection when a write is short.  argv[1]: the listening fd.
+ * Stops at EOF on stdin and prints its CPU time while serving. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BUFSZ (256 * 1024)
+typedef struct { char *pend; size_t len, off; } conn;
+static conn *conns[65536];
+static double cpu(void) {
+    struct rusage r; getrusage(RUSAGE_SELF, &r);
+    return r.ru_utime.tv_sec + r.ru_stime.tv_sec +
+           (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
+static void drop(int ep, int fd) {
+    epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL); close(fd);
+    if (conns[fd]) { free(conns[fd]->pend); free(conns[fd]); conns[fd] = NULL; }
+}
+static void want(int ep, int fd, unsigned ev) {
+    struct epoll_event e = {.events = ev, .data.fd = fd};
+    epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
+}
+static void flush(int ep, int fd) {
+    conn *c = conns[fd];
+    while (c->off < c->len) {
+        ssize_t n = send(fd, c->pend + c->off, c->len - c->off, MSG_NOSIGNAL);
+        if (n < 0) { if (errno != EAGAIN) drop(ep, fd); return; }
+        c->off += n;
+    }
+    c->len = c->off = 0; want(ep, fd, EPOLLIN);
+}
+static void echo(int ep, int fd, char *buf) {
+    ssize_t n = recv(fd, buf, BUFSZ, 0), w = 0;
+    if (n == 0 || (n < 0 && errno != EAGAIN)) { drop(ep, fd); return; }
+    if (n < 0) return;
+    while (w < n) {
+        ssize_t k = send(fd, buf + w, n - w, MSG_NOSIGNAL);
+        if (k < 0 && errno == EAGAIN) break;
+        if (k < 0) { drop(ep, fd); return; }
+        w += k;
+    }
+    if (w < n) {
+        conn *c = conns[fd];
+        c->pend = realloc(c->pend, n - w); memcpy(c->pend, buf + w, n - w);
+        c->len = n - w; c->off = 0; want(ep, fd, EPOLLOUT);
+    }
+}
+int main(int argc, char **argv) {
+    int lfd = atoi(argv[1]), ep = epoll_create1(0);
+    char *buf = malloc(BUFSZ);
+    struct epoll_event e = {.events = EPOLLIN, .data.fd = lfd}, evs[256];
+    fcntl(lfd, F_SETFL, O_NONBLOCK);
+    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &e);
+    e.data.fd = 0; epoll_ctl(ep, EPOLL_CTL_ADD, 0, &e);
+    printf("ready\n"); fflush(stdout);
+    double t0 = cpu();
+    for (;;) {
+        int n = epoll_wait(ep, evs, 256, -1);
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == 0) {
+                printf("{\"cpu\": %f, \"errors\": []}\n", cpu() - t0); return 0;
+            } else if (fd == lfd) {
+                int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+                if (c < 0 || c >= 65536) { if (c >= 0) close(c); continue; }
+                int one = 1; setsockopt(c, 6 /* TCP */, 1 /* NODELAY */, &one, sizeof one);
+                conns[c] = calloc(1, sizeof(conn));
+                struct epoll_event ce = {.events = EPOLLIN, .data.fd = c};
+                epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
+            } else if (conns[fd] && conns[fd]->len) {
+                flush(ep, fd);
+            } else if (conns[fd]) {
+                echo(ep, fd, buf);
+            }
+        }
+    }
+}
+"""
+
+
+def build_limit(workdir: str) -> tuple[list[str] | None, str]:
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None, "no C compiler (cc) found"
+    src = Path(workdir) / "echo_limit.c"
+    exe = Path(workdir) / "echo_limit"
+    src.write_text(LIMIT_C, encoding="utf-8")
+    proc = subprocess.run(
+        [cc, "-O2", "-o", str(exe), str(src)], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        return None, f"{cc} failed: {proc.stderr.strip()[-300:]}"
+    return [str(exe)], f"C epoll echo server built with {cc}"
+
+
+# --------------------------------------------------------------------------
+# The client (its own process, no asyncio)
+
+
+def client(address, size, conns, window, seconds, count) -> int:
+    """Echo for `seconds`, or (count > 0) exactly `count` messages a
+    connection; print the messages echoed and the time taken."""
+    import selectors
+
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    # Every connection sends the same pseudo-random stream from its own
+    # offset; an echo is checked against the stream at the bytes' position.
+    period = 1_000_003
+    rnd = os.urandom(period)
+    expected = rnd * 2 + rnd[:READ_SIZE]
+    stream = memoryview(expected)
+    sel = selectors.DefaultSelector()
+    state = []
+    for i in range(conns):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.connect(address)
+        if family == socket.AF_INET:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.setblocking(False)
+        st = {"sock": s, "base": (i * 7919) % period, "sent": 0, "recvd": 0}
+        state.append(st)
+        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, st)
+    buf = bytearray(READ_SIZE)
+    view = memoryview(buf)
+    deadline = time.perf_counter() + seconds
+    stopping = False
+    t0 = time.perf_counter()
+    open_conns = conns
+
+    def top_up(st):
+        # Send while fewer than `window` messages are unanswered (whole
+        # messages only, once stopping: none).
+        limit = 0 if stopping else (st["recvd"] // size + window) * size
+        if count:
+            limit = min(limit, count * size)
+        if st["sent"] % size:
+            limit = max(limit, st["sent"] + size - st["sent"] % size)
+        while st["sent"] < limit:
+            pos = (st["base"] + st["sent"]) % period
+            n = min(limit - st["sent"], READ_SIZE)
+            try:
+                k = st["sock"].send(stream[pos : pos + n])
+            except BlockingIOError:
+                return True
+            st["sent"] += k
+            if k < n:
+                return True
+        return False
+
+    while open_conns:
+        if count and not stopping:
+            # Stop once every connection has had all its messages echoed.
+            if all(st["recvd"] == count * size for st in state):
+                elapsed = time.perf_counter() - t0
+                echoed_at_stop = count * size * conns
+                for st in state:
+                    st["sock"].close()
+                break
+        elif not stopping and time.perf_counter() >= deadline:
+            stopping = True
+            elapsed = time.perf_counter() - t0
+            echoed_at_stop = sum(st["recvd"] for st in state)
+        for key, ev in sel.select(1.0):
+            st = key.data
+            if ev & selectors.EVENT_READ:
+                n = st["sock"].recv_into(buf)
+                if n == 0:
+                    sys.exit("server closed a connection")
+                pos = (st["base"] + st["recvd"]) % period
+                # startswith compares with memcmp and copies nothing.
+                if not expected.startswith(view[:n], pos):
+                    sys.exit(f"echo differs at byte {st['recvd']}")
+                st["recvd"] += n
+                if st["recvd"] > st["sent"]:
+                    sys.exit("more bytes echoed than sent")
+            blocked = top_up(st)
+            if stopping and st["recvd"] == st["sent"] and not blocked:
+                sel.unregister(st["sock"])
+                st["sock"].close()
+                open_conns -= 1
+                continue
+            want = selectors.EVENT_READ | (selectors.EVENT_WRITE if blocked else 0)
+            if key.events != want:
+                sel.modify(st["sock"], want, st)
+    print(json.dumps({"messages": echoed_at_stop / size, "seconds": elapsed}))
+    return 0
+
+
+# --------------------------------------------------------------------------
+# The parent: rounds of alternating server processes
+
+
+def listening_socket(family: str, tmp: str):
+    if family == "unix":
+        path = os.path.join(tmp, f"echo-{os.getpid()}-{time.monotonic_ns()}.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(path)
+        address = path
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        address = s.getsockname()
+    s.listen(1024)
+    return s, address
+
+
+def run_one(impl, mode, family, size_kib, args, limit_cmd, tmp, count=0) -> dict:
+    lsock, address = listening_socket(family, tmp)
+    fd = lsock.fileno()
+    if impl == "limit":
+        cmd = [*limit_cmd, str(fd)]
+    else:
+        cmd = [sys.executable, __file__, "--serve", impl, mode, str(fd)]
+    cmd = args.wrap.split() + cmd
+    server = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=(fd,),
+        text=True,
+    )
+    lsock.close()
+    try:
+        line = server.stdout.readline()
+        if line.strip() != "ready":
+            return {"error": f"server did not start: {server.stderr.read()[-500:]}"}
+        addr_arg = address if family == "unix" else f"{address[0]}:{address[1]}"
+        proc = subprocess.run(
+            [sys.executable, __file__, "--client", addr_arg]
+            + [str(size_kib * 1024), str(args.conns), str(args.window)]
+            + [str(args.seconds), str(count)],
+            capture_output=True,
+            text=True,
+            timeout=args.seconds + 60 + (600 if args.wrap else 0),
+        )
+        # communicate() closes the server's stdin: its signal to stop.
+        out, err = server.communicate(timeout=600 if args.wrap else 30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        if family == "unix":
+            os.unlink(address)
+    if proc.returncode != 0:
+        return {"error": f"client: {proc.stderr.strip()[-500:]}"}
+    srv = json.loads(out.strip().splitlines()[-1]) if out.strip() else None
+    if server.returncode != 0 or srv is None or srv["errors"]:
+        return {"error": f"server: {(srv or {}).get('errors')} {err.strip()[-500:]}"}
+    cli = json.loads(proc.stdout.strip().splitlines()[-1])
+    rate = cli["messages"] / cli["seconds"]
+    # Server CPU while serving, per message echoed in the measured window
+    # (the drain after it is a few windows of messages at most).
+    return {"rate": rate, "cpu_us": 1e6 * srv["cpu"] / max(cli["messages"], 1)}
+
+
+def callgrind_ir(impl, cfg, args, limit_cmd, tmp, count) -> int | str:
+    """The server's instructions (user space) for `count` messages a
+    connection, under callgrind; or an error message."""
+    out = os.path.join(tmp, f"callgrind.{impl}.{count}.out")
+    args.wrap = f"valgrind --tool=callgrind --callgrind-out-file={out}"
+    try:
+        r = run_one(impl, *cfg, args, limit_cmd, tmp, count=count)
+    finally:
+        args.wrap = ""
+    if "error" in r:
+        return r["error"]
+    with open(out, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith(("totals:", "summary:")):
+                return int(line.split()[1])
+    return "no totals in the callgrind output"
+
+
+def callgrind_run(args, impls, configs, limit_cmd, tmp) -> int:
+    """Instructions per message: the difference between runs of N and 2N
+    messages a connection, so start-up and shutdown cancel out."""
+    if not shutil.which("valgrind"):
+        print("valgrind is not installed")
+        return 1
+    n = args.callgrind
+    rows, failed = [], 0
+    for cfg in configs:
+        row = [*map(str, cfg)]
+        for impl in impls:
+            if impl == "limit" and cfg[0] != configs[0][0]:
+                row.append("")
+                continue
+            a = callgrind_ir(impl, cfg, args, limit_cmd, tmp, n)
+            b = callgrind_ir(impl, cfg, args, limit_cmd, tmp, 2 * n)
+            if isinstance(a, str) or isinstance(b, str):
+                print(f"{cfg} {impl} FAILED: {a if isinstance(a, str) else b}")
+                failed += 1
+                row.append("FAILED")
+                continue
+            per = (b - a) / (n * args.conns)
+            print(
+                f"{' '.join(row[:3])} {impl}: {per:,.0f} instructions/message",
+                flush=True,
+            )
+            row.append(f"{per / 1000:,.1f}k")
+        rows.append(row)
+    head = ["mode", "family", "KiB", *impls]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    print("\nserver instructions per message (callgrind, user space only):")
+    for r in [head, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    return 1 if failed else 0
+
+
+def probe(impl: str) -> str | None:
+    if impl == "limit":
+        return None
+    code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import echo; echo.new_loop({impl!r}).close()"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return None if proc.returncode == 0 else proc.stderr.strip().splitlines()[-1]
+
+
+def table(results, configs, impls) -> str:
+    def med(cfg, impl, key):
+        vals = [r[key] for r in results.get((cfg, impl), [])]
+        return statistics.median(vals) if vals else None
+
+    head = ["mode", "family", "KiB"]
+    head += [f"{i} msg/s" for i in impls]
+    head += [f"{i} us/msg" for i in impls]
+    pairs = [(a, b) for a, b in (("casyncio", "asyncio"), ("casyncio", "uvloop"))]
+    pairs = [(a, b) for a, b in pairs if a in impls and b in impls]
+    head += [f"{a}/{b}" for a, b in pairs] + [f"cpu {a}/{b}" for a, b in pairs]
+    rows = [head]
+    for cfg in configs:
+        mode, family, kib = cfg
+        row = [mode, family, str(kib)]
+        rates = {i: med(cfg, i, "rate") for i in impls}
+        cpus = {i: med(cfg, i, "cpu_us") for i in impls}
+        row += [f"{rates[i]:.0f}" if rates[i] else "FAILED" for i in impls]
+        row += [f"{cpus[i]:.1f}" if cpus[i] else "-" for i in impls]
+        for a, b in pairs:
+            ok = rates[a] and rates[b]
+            row.append(f"{rates[a] / rates[b]:.2f}x" if ok else "-")
+        for a, b in pairs:
+            ok = cpus[a] and cpus[b]
+            row.append(f"{cpus[b] / cpus[a]:.2f}x" if ok else "-")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(
+            c.rjust(w) if j > 2 else c.ljust(w)
+            for j, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    )
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=2.0, help="client time per run")
+    p.add_argument("--impls", default=",".join(IMPLS))
+    p.add_argument("--modes", default=",".join(MODES))
+    p.add_argument("--families", default=",".join(FAMILIES))
+    p.add_argument("--sizes", default="1,10,100", help="message sizes in KiB")
+    p.add_argument("--conns", type=int, default=10)
+    p.add_argument("--window", type=int, default=4, help="messages in flight")
+    p.add_argument(
+        "--wrap",
+        default="",
+        metavar="CMD",
+        help="run each server under CMD, e.g. 'perf record -g -o FILE --' or"
+        " 'valgrind --tool=callgrind --callgrind-out-file=FILE'",
+    )
+    p.add_argument(
+        "--callgrind",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of timing: count the server's instructions per message"
+        " under callgrind (runs of N and 2N messages a connection)",
+    )
+    p.add_argument("--json", metavar="FILE")
+    args = p.parse_args(argv)
+    impls = [i for i in args.impls.split(",") if i]
+    modes = [m for m in args.modes.split(",") if m]
+    families = [f for f in args.families.split(",") if f]
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if (
+        set(impls) - set(IMPLS)
+        or set(modes) - set(MODES)
+        or set(families) - set(FAMILIES)
+    ):
+        p.error(f"choose from {IMPLS}, {MODES}, {FAMILIES}")
+
+    tmp = tempfile.mkdtemp(prefix="casyncio-echo-")
+    limit_cmd = None
+    if "limit" in impls:
+        limit_cmd, why = build_limit(tmp)
+        print(f"limit: {why}" + ("" if limit_cmd else ": the limit row is skipped"))
+        if limit_cmd is None:
+            impls.remove("limit")
+    for impl in [i for i in impls if i != "limit"]:
+        err = probe(impl)
+        if err:
+            print(f"{impl} cannot be used ({err}): skipped")
+            impls.remove(impl)
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {args.conns} connections,"
+        f" {args.window} messages in flight each, "
+        + (
+            f"{args.callgrind} then {2 * args.callgrind} messages each under callgrind"
+            if args.callgrind
+            else f"{args.seconds:g} s per run, {args.rounds} round(s)"
+        ),
+        flush=True,
+    )
+    configs = [(m, f, s) for f in families for s in sizes for m in modes]
+    if args.callgrind:
+        rc = callgrind_run(args, impls, configs, limit_cmd, tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return rc
+    results: dict = {}
+    failures = []
+    for rnd in range(1, args.rounds + 1):
+        for cfg in configs:
+            for impl in impls:
+                if impl == "limit" and cfg[0] != modes[0]:
+                    continue  # one limit figure per (family, size)
+                r = run_one(impl, *cfg, args, limit_cmd, tmp)
+                label = f"round {rnd} {cfg[0]:<8} {cfg[1]:<4} {cfg[2]:>3} KiB {impl:<8}"
+                if "error" in r:
+                    failures.append((label, r["error"]))
+                    print(f"{label} FAILED: {r['error']}", file=sys.stderr)
+                    continue
+                results.setdefault((cfg, impl), []).append(r)
+                print(
+                    f"{label} {r['rate']:9.0f} msg/s  {r['cpu_us']:7.1f} us/msg",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    # The limit row stands under the first mode of each (family, size).
+    for (cfg, impl), rs in list(results.items()):
+        if impl == "limit":
+            for m in modes[1:]:
+                results[((m, cfg[1], cfg[2]), impl)] = rs
+    shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    print(table(results, configs, impls))
+    print(
+        "\nmsg/s: echoed messages per second seen by the client (median of the"
+        " rounds);\nus/msg: server CPU microseconds per message; X/Y: how many times"
+        " faster X is (cpu X/Y: in server CPU per message)."
+    )
+    if args.json:
+        doc = {f"{c[0]} {c[1]} {c[2]} {i}": rs for (c, i), rs in results.items()}
+        Path(args.json).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    for label, err in failures:
+        print(f"FAILED {label}: {err}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        sys.exit(serve(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        addr = sys.argv[2]
+        if ":" in addr and not addr.startswith("/"):
+            host, port = addr.rsplit(":", 1)
+            addr = (host, int(port))
+        size, conns, window = map(int, sys.argv[3:6])
+        sys.exit(
+            client(addr, size, conns, window, float(sys.argv[6]), int(sys.argv[7]))
+        )
+    sys.exit(main())
