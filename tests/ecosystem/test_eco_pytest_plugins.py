@@ -104,3 +104,27 @@ def test_project_runs_on_asyncio_without_the_setting(tmp_path):
     r = run_project(tmp_path, "", [], "asyncio")
     assert "3 passed" in r.stdout, r.stdout + r.stderr
     assert "casyncio loops" not in r.stdout
+
+
+HOOK_CONFTEST = textwrap.dedent(
+    """
+    import casyncio
+
+
+    def pytest_asyncio_loop_factories(config, item):
+        return {"casyncio": casyncio.new_event_loop}
+    """
+)
+
+
+def test_pytest_asyncio_loop_factories_hook(tmp_path):
+    # The alternative the README gives for pytest-asyncio >= 1.3: its own
+    # hook, in the project's conftest.py, without casyncio's plugin.
+    import pytest_asyncio.plugin
+
+    specs = getattr(pytest_asyncio.plugin, "PytestAsyncioSpecs", None)
+    if not hasattr(specs, "pytest_asyncio_loop_factories"):
+        pytest.skip("this pytest-asyncio has no pytest_asyncio_loop_factories hook")
+    (tmp_path / "conftest.py").write_text(HOOK_CONFTEST)
+    r = run_project(tmp_path, "", ["-k", "pytest_asyncio"], "casyncio")
+    assert "1 passed" in r.stdout, r.stdout + r.stderr
