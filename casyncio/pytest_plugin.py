@@ -7,7 +7,7 @@ pytest.ini, ``[tool.pytest.ini_options]`` in pyproject.toml) or with
 session, and puts the previous policy back at the end.  A policy, rather
 than a fixture, because every runner asks it for a new loop when given no
 loop factory: pytest-asyncio (its ``event_loop_policy`` fixture returns the
-current policy, in 0.23 and in 1.x), anyio's pytest plugin with the asyncio
+current policy, in 0.24 and in 1.x), anyio's pytest plugin with the asyncio
 backend, ``unittest.IsolatedAsyncioTestCase`` and ``asyncio.run()``.
 Off (the default), the plugin changes nothing.  pytest finds it through the
 ``pytest11`` entry point of the installed casyncio.

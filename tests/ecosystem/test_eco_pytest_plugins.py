@@ -41,6 +41,11 @@ TESTS = textwrap.dedent(
         assert (loop_module(), fixture_loop) == (EXPECTED, EXPECTED)
 
 
+    @pytest.mark.asyncio(loop_scope="module")
+    async def test_pytest_asyncio_module_scope():
+        assert loop_module() == EXPECTED
+
+
     @pytest.fixture
     def anyio_backend():
         return "asyncio"
@@ -96,13 +101,13 @@ def run_project(tmp_path, ini, args, expected):
 )
 def test_project_runs_on_casyncio(tmp_path, ini, args):
     r = run_project(tmp_path, ini, args, "casyncio")
-    assert "3 passed" in r.stdout, r.stdout + r.stderr
+    assert "4 passed" in r.stdout, r.stdout + r.stderr
     assert "asyncio tests run on casyncio loops" in r.stdout
 
 
 def test_project_runs_on_asyncio_without_the_setting(tmp_path):
     r = run_project(tmp_path, "", [], "asyncio")
-    assert "3 passed" in r.stdout, r.stdout + r.stderr
+    assert "4 passed" in r.stdout, r.stdout + r.stderr
     assert "casyncio loops" not in r.stdout
 
 
@@ -127,4 +132,4 @@ def test_pytest_asyncio_loop_factories_hook(tmp_path):
         pytest.skip("this pytest-asyncio has no pytest_asyncio_loop_factories hook")
     (tmp_path / "conftest.py").write_text(HOOK_CONFTEST)
     r = run_project(tmp_path, "", ["-k", "pytest_asyncio"], "casyncio")
-    assert "1 passed" in r.stdout, r.stdout + r.stderr
+    assert "2 passed" in r.stdout, r.stdout + r.stderr
