@@ -12,7 +12,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from eco_support import free_port, stop, wait_for_port
+
+from .eco_support import free_port, stop, wait_for_port
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from support import subprocess_env
 
 pytest.importorskip("uvicorn", reason="uvicorn is not installed")
 
-from eco_support import free_port, wait_for_port  # noqa: E402
+from .eco_support import free_port, wait_for_port  # noqa: E402
 
 APP = textwrap.dedent(
     """
