@@ -123,7 +123,7 @@ HOOK_CONFTEST = textwrap.dedent(
 
 
 def test_pytest_asyncio_loop_factories_hook(tmp_path):
-    # The alternative the README gives for pytest-asyncio >= 1.3: its own
+    # The alternative the README gives for a pytest-asyncio that has it: its own
     # hook, in the project's conftest.py, without casyncio's plugin.
     import pytest_asyncio.plugin
 
