@@ -10,7 +10,7 @@ Select it with any of:
 """
 
 import asyncio as _asyncio
-import sys as _sys
+import sys  # plain, not "as _sys": mypy only reads version checks on "sys"
 
 try:
     from ._core import Future, Handle, Task, TimerHandle
@@ -41,7 +41,7 @@ __all__ = [
     "run",
 ]
 
-if _sys.version_info >= (3, 12):
+if sys.version_info >= (3, 12):
     __all__ += ["eager_task_factory"]
     from ._core import eager_task_factory
 
@@ -58,7 +58,7 @@ def run(main, *, debug=None):
     """Run the coroutine `main` on a new casyncio loop and return its result,
     as asyncio.run() does (same cancellation, async generator and executor
     shutdown)."""
-    if _sys.version_info >= (3, 12):
+    if sys.version_info >= (3, 12):
         return _asyncio.run(main, debug=debug, loop_factory=new_event_loop)
     if _asyncio.events._get_running_loop() is not None:
         raise RuntimeError("asyncio.run() cannot be called from a running event loop")

@@ -6,53 +6,58 @@ import contextvars
 import socket
 import sys
 from collections.abc import Callable, Coroutine, Generator
-from typing import Any, Generic, TypeVar, TypeVarTuple, Unpack
+from typing import Any, Generic, Self, TypeVar, TypeVarTuple, Unpack, final
 
 from _typeshed import ReadableBuffer, WriteableBuffer
+from typing_extensions import disjoint_base
 
 _Ts = TypeVarTuple("_Ts")
 
 DEBUG_BUILD: int
 
+@disjoint_base
 class Handle:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         callback: Callable[..., object],
         args: tuple[Any, ...],
         loop: Any,
         context: contextvars.Context | None = ...,
-    ) -> None: ...
+    ) -> Self: ...
     def cancel(self) -> None: ...
     def cancelled(self) -> bool: ...
     def get_context(self) -> contextvars.Context: ...
     def _run(self) -> None: ...
 
 class TimerHandle(Handle):
-    def __init__(
-        self,
+    def __new__(
+        cls,
         when: float,
         callback: Callable[..., object],
         args: tuple[Any, ...],
         loop: Any,
         context: contextvars.Context | None = ...,
-    ) -> None: ...
+    ) -> Self: ...
     def when(self) -> float: ...
-    def __lt__(self, other: TimerHandle) -> bool: ...
-    def __le__(self, other: TimerHandle) -> bool: ...
-    def __gt__(self, other: TimerHandle) -> bool: ...
-    def __ge__(self, other: TimerHandle) -> bool: ...
+    def __lt__(self, other: TimerHandle, /) -> bool: ...
+    def __le__(self, other: TimerHandle, /) -> bool: ...
+    def __gt__(self, other: TimerHandle, /) -> bool: ...
+    def __ge__(self, other: TimerHandle, /) -> bool: ...
 
+@disjoint_base
 class BaseLoop:
     slow_callback_duration: float
     def call_soon(
         self,
         callback: Callable[[Unpack[_Ts]], object],
+        /,
         *args: *_Ts,
         context: contextvars.Context | None = None,
     ) -> Handle: ...
     def call_soon_threadsafe(
         self,
         callback: Callable[[Unpack[_Ts]], object],
+        /,
         *args: *_Ts,
         context: contextvars.Context | None = None,
     ) -> Handle: ...
@@ -60,6 +65,7 @@ class BaseLoop:
         self,
         delay: float,
         callback: Callable[[Unpack[_Ts]], object],
+        /,
         *args: *_Ts,
         context: contextvars.Context | None = None,
     ) -> TimerHandle: ...
@@ -67,6 +73,7 @@ class BaseLoop:
         self,
         when: float,
         callback: Callable[[Unpack[_Ts]], object],
+        /,
         *args: *_Ts,
         context: contextvars.Context | None = None,
     ) -> TimerHandle: ...
@@ -76,13 +83,24 @@ class BaseLoop:
     def is_running(self) -> bool: ...
     def is_closed(self) -> bool: ...
     def add_reader(
-        self, fd: Any, callback: Callable[[Unpack[_Ts]], object], *args: *_Ts
+        self, fd: Any, callback: Callable[[Unpack[_Ts]], object], /, *args: *_Ts
     ) -> None: ...
     def add_writer(
-        self, fd: Any, callback: Callable[[Unpack[_Ts]], object], *args: *_Ts
+        self, fd: Any, callback: Callable[[Unpack[_Ts]], object], /, *args: *_Ts
     ) -> None: ...
-    def remove_reader(self, fd: Any) -> bool: ...
-    def remove_writer(self, fd: Any) -> bool: ...
+    def remove_reader(self, fd: Any, /) -> bool: ...
+    def remove_writer(self, fd: Any, /) -> bool: ...
+    def create_future(self) -> Future[Any]: ...
+    def create_task(
+        self,
+        coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
+        /,
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> Task[_T]: ...
+    def get_task_factory(self) -> Callable[..., Any] | None: ...
+    def set_task_factory(self, factory: Callable[..., Any] | None, /) -> None: ...
     # The sock_* methods return a SockOp: await it (it is a Coroutine).
     def sock_recv(self, sock: socket.socket, n: int) -> Coroutine[Any, Any, bytes]: ...
     def sock_recv_into(
@@ -129,7 +147,7 @@ class BaseLoop:
     ) -> Accepter: ...
     def _run_forever_core(self) -> None: ...
     def _close_core(self) -> None: ...
-    def _timer_handle_cancelled(self, handle: TimerHandle) -> None: ...
+    def _timer_handle_cancelled(self, handle: TimerHandle, /) -> None: ...
     def _signal_wakeup_fd(self) -> int: ...
     _debug: bool
     _thread_id: int | None
@@ -141,6 +159,7 @@ class BaseLoop:
     # the loop queues the handle of each signal number read from its pipe).
     _signal_handlers: dict[int, Handle]
 
+@disjoint_base
 class SocketTransport(asyncio.transports._FlowControlMixin):
     def write(self, data: bytes | bytearray | memoryview, /) -> None: ...
     def writelines(self, list_of_data: Any, /) -> None: ...
@@ -167,6 +186,7 @@ class SocketTransport(asyncio.transports._FlowControlMixin):
     _sock: Any
     _sock_fd: int
 
+@final
 class Accepter:
     def _resume(self) -> None: ...
 
@@ -230,6 +250,7 @@ class WritePipeTransport(asyncio.transports._FlowControlMixin):
 
 _T = TypeVar("_T")
 
+@disjoint_base
 class DatagramTransport(asyncio.DatagramTransport):
     """The datagram transport of create_datagram_endpoint (src/dgram.c)."""
 
@@ -266,6 +287,7 @@ class DatagramTransport(asyncio.DatagramTransport):
     _conn_lost: int
     _protocol_paused: bool
 
+@final
 class SockOp(Coroutine[Any, Any, Any]):
     """A pending sock_* call; behaves as the coroutine asyncio returns."""
 
@@ -276,6 +298,7 @@ class SockOp(Coroutine[Any, Any, Any]):
     def throw(self, exc: BaseException, /) -> Any: ...  # type: ignore[override]
     def close(self) -> None: ...
 
+@disjoint_base
 class Future(Generic[_T]):
     _asyncio_future_blocking: bool
     _log_traceback: bool
@@ -302,6 +325,7 @@ class Future(Generic[_T]):
     def __iter__(self) -> Generator[Any, None, _T]: ...
     def __class_getitem__(cls, item: Any, /) -> Any: ...
 
+@disjoint_base
 class Task(Future[_T]):
     _log_destroy_pending: bool
     def __init__(
@@ -321,6 +345,23 @@ class Task(Future[_T]):
     def set_name(self, value: object, /) -> None: ...
     def get_stack(self, *, limit: int | None = None) -> list[Any]: ...
     def print_stack(self, *, limit: int | None = None, file: Any = None) -> None: ...
+
+# Internal helper types: the iterator of Future.__await__, and the
+# preallocated callables of a task's step and wake-up.
+@final
+class FutureIter:
+    def send(self, value: Any, /) -> Any: ...
+    def throw(self, exc: BaseException, /) -> Any: ...
+    def close(self) -> None: ...
+
+@final
+class TaskRef:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+@final
+class TaskStep:
+    __self__: Task[Any]
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
 if sys.version_info >= (3, 12):
     def eager_task_factory(

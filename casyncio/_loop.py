@@ -69,7 +69,13 @@ def _describe(key, value):
     return f"{key}: {value!r}"
 
 
-class Loop(
+# mypy's [misc] errors ignored on the next line: call_soon, call_later,
+# call_at and call_soon_threadsafe return casyncio.Handle/TimerHandle, which
+# have the API of asyncio's but are not subclasses of them (README,
+# "Differences"); create_datagram_endpoint is BaseEventLoop's own, typed for
+# a BaseEventLoop; and mypy finds the untyped add_signal_handler(*args) of
+# the mixin unlike typeshed's TypeVarTuple signature.
+class Loop(  # type: ignore[misc]
     SignalHandlers,
     DatagramEndpoints,
     PipeEndpoints,
@@ -515,17 +521,18 @@ class Loop(
     create_connection = base_events.BaseEventLoop.create_connection
     create_server = base_events.BaseEventLoop.create_server
     connect_accepted_socket = base_events.BaseEventLoop.connect_accepted_socket
-    _connect_sock = base_events.BaseEventLoop._connect_sock
-    _create_connection_transport = (
-        base_events.BaseEventLoop._create_connection_transport
-    )
-    _create_server_getaddrinfo = base_events.BaseEventLoop._create_server_getaddrinfo
     sendfile = base_events.BaseEventLoop.sendfile
-    _sendfile_fallback = base_events.BaseEventLoop._sendfile_fallback
     start_tls = base_events.BaseEventLoop.start_tls
     create_unix_connection = unix_events._UnixSelectorEventLoop.create_unix_connection
     create_unix_server = unix_events._UnixSelectorEventLoop.create_unix_server
-    _accept_connection2 = selector_events.BaseSelectorEventLoop._accept_connection2
+    # typeshed leaves these private helpers out, hence the ignores.
+    _base = base_events.BaseEventLoop
+    _connect_sock = _base._connect_sock  # type: ignore[attr-defined]
+    _create_connection_transport = _base._create_connection_transport  # type: ignore[attr-defined]
+    _create_server_getaddrinfo = _base._create_server_getaddrinfo  # type: ignore[attr-defined]
+    _sendfile_fallback = _base._sendfile_fallback  # type: ignore[attr-defined]
+    _accept_connection2 = selector_events.BaseSelectorEventLoop._accept_connection2  # type: ignore[attr-defined]
+    del _base
 
     def _make_ssl_transport(
         self,

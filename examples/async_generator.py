@@ -55,7 +55,7 @@ async def main():
     print("main() returns")
 
 
-ABANDONED = []
+ABANDONED: list[object] = []
 
 if __name__ == "__main__":
     asyncio.run(main())

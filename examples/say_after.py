@@ -49,7 +49,9 @@ async def tasks_never_awaited():
     PENDING.append(asyncio.create_task(say_after(2, "world")))
 
 
-PENDING = []  # holds the tasks; the loop itself only keeps weak references
+PENDING: list[
+    asyncio.Task[None]
+] = []  # holds the tasks; the loop itself only keeps weak references
 
 
 async def main():

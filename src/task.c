@@ -1263,7 +1263,8 @@ static PyGetSetDef task_getset[] = {
 };
 
 static PyType_Slot task_slots[] = {
-    {Py_tp_doc, "Task(coro, *, loop=None, name=None, context=None)\n--\n\n"
+    {Py_tp_doc, "Task(coro, *, loop=None, name=None, context=None, "
+                "eager_start=False)\n--\n\n"
                 "A coroutine wrapped in a Future (asyncio.Task's API)."},
     {Py_tp_new, task_tp_new},
     {Py_tp_init, task_tp_init},
