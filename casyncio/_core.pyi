@@ -190,6 +190,7 @@ class SocketTransport(asyncio.transports._FlowControlMixin):
 class Accepter:
     def _resume(self) -> None: ...
 
+@final
 class ReadPipeTransport(asyncio.ReadTransport):
     """The read end of connect_read_pipe (src/stream.c, pipe mode)."""
 
@@ -215,6 +216,7 @@ class ReadPipeTransport(asyncio.ReadTransport):
     _fileno: int
     _closing: bool
 
+@final
 class WritePipeTransport(asyncio.transports._FlowControlMixin):
     """The write end of connect_write_pipe (src/stream.c, pipe mode);
     write_eof() closes it, as asyncio's does."""

@@ -101,7 +101,7 @@ class PipeEndpoints:
     connect_write_pipe = base_events.BaseEventLoop.connect_write_pipe
     subprocess_exec = base_events.BaseEventLoop.subprocess_exec
     subprocess_shell = base_events.BaseEventLoop.subprocess_shell
-    _log_subprocess = base_events.BaseEventLoop._log_subprocess
+    _log_subprocess = base_events.BaseEventLoop._log_subprocess  # type: ignore[attr-defined]
 
     # asyncio's child watchers (PidfdChildWatcher) register through these.
     def _add_reader(self, fd, callback, *args):
