@@ -1,6 +1,6 @@
 """Build the one extension module, casyncio._core, from src/*.c.
 
-CASYNCIO_DEBUG=1 builds with assertions and the live-object counters;
+CASYNCIO_DEBUG=1 builds (-Og) with assertions and the live-object counters;
 CASYNCIO_SANITIZE=1 adds AddressSanitizer and UndefinedBehaviorSanitizer.
 Extra flags (CI passes -Werror) come through CFLAGS as usual.
 """
@@ -17,7 +17,7 @@ macros = []
 
 if os.environ.get("CASYNCIO_DEBUG") == "1":
     macros.append(("CA_DEBUG", "1"))
-    compile_args += ["-O0", "-g3", "-UNDEBUG"]
+    compile_args += ["-Og", "-g3", "-UNDEBUG"]
 else:
     compile_args += ["-O2"]
 
