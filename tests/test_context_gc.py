@@ -65,8 +65,7 @@ def in_empty_context(test):
 
 
 def collect():
-    for _ in range(3):
-        gc.collect()
+    gc.collect()
 
 
 @in_empty_context
