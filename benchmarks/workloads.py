@@ -727,6 +727,55 @@ def subprocess_spawn(new_loop, scale):
 
 
 @workload(unit="MiB/s")
+def tls_echo(new_loop, scale):
+    """TLS echo inside the loop: a start_server(ssl=...) echo server and 8
+    open_connection(ssl=...) clients, each sending 64 KiB messages and
+    reading each echo back before the next (256 MiB each way in all); every
+    echoed byte is checked.  Both ends' TLS runs on the loop under test, so
+    this is the loop's TLS cost twice over (asyncio's SSL protocol on every
+    implementation but uvloop, which has its own).  Certificates: CPython's
+    test data (test.test_asyncio.utils)."""
+    from test.test_asyncio import utils as test_utils
+
+    server_ctx = test_utils.simple_server_sslcontext()
+    client_ctx = test_utils.simple_client_sslcontext()
+    size, nconn = 64 * 1024, 8
+    rounds = scaled(512, scale, minimum=16)  # 16 rounds: 8 MiB
+    loop = new_loop()
+    messages = [bytes([i]) * size for i in range(nconn)]
+
+    async def echo(reader, writer):
+        while data := await reader.read(256 * 1024):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def client(port, message):
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_ctx
+        )
+        good = 0
+        for _ in range(rounds):
+            writer.write(message)
+            good += await reader.readexactly(size) == message
+        writer.close()
+        return good
+
+    async def main():
+        server = await asyncio.start_server(echo, "127.0.0.1", 0, ssl=server_ctx)
+        port = server.sockets[0].getsockname()[1]
+        t0 = time.perf_counter()
+        good = await asyncio.gather(*[client(port, m) for m in messages])
+        seconds = time.perf_counter() - t0
+        server.close()
+        return good, seconds
+
+    (good, seconds), _ = timed(loop, main())
+    check(good == [rounds] * nconn, "an echo differed from what was sent")
+    return Result(round(rounds * nconn * size / 2**20), seconds)
+
+
+@workload(unit="MiB/s")
 def pipe_throughput(new_loop, scale):
     """512 MiB through one os.pipe() inside the loop: a connect_write_pipe
     transport writes 64 KiB chunks, pausing at its high-water mark, and a
