@@ -781,3 +781,34 @@ def test_accept_error_reported_as_failed_callback(loop):
     # casyncio's Handle is its own type, with asyncio.Handle's methods.
     assert "_accept_connection(" in handles[0]
     assert callable(ctx["handle"].cancel)
+
+
+def test_tls_handshake_timeout(loop):
+    """A peer that accepts TCP but never answers the TLS handshake: the
+    client gives up after ssl_handshake_timeout, as asyncio does, and the
+    server-side socket is closed."""
+    ssl, _, client_ctx = _ssl_contexts()
+    accepted = []
+
+    async def silent(reader, writer):
+        accepted.append(writer)
+        await reader.read()  # never answers; EOF once the client gives up
+        writer.close()
+
+    async def main():
+        async with await asyncio.start_server(silent, "127.0.0.1", 0) as server:
+            addr = server.sockets[0].getsockname()
+            started = loop.time()
+            with pytest.raises(ConnectionAbortedError, match="handshake"):
+                await asyncio.open_connection(
+                    *addr, ssl=client_ctx, ssl_handshake_timeout=0.2
+                )
+            elapsed = loop.time() - started
+            assert 0.2 <= elapsed < 5
+            for _ in range(200):  # the silent side sees EOF and closes
+                if accepted and accepted[0].is_closing():
+                    break
+                await asyncio.sleep(0.01)
+            assert accepted and accepted[0].is_closing()
+
+    run(loop, main())
