@@ -17,24 +17,11 @@ import functools
 import gc
 import sys
 import weakref
-from asyncio import futures, tasks
 
 import pytest
-
-import casyncio
+from test_task import FUTURE_CLASSES, TASK_CLASSES
 
 var = contextvars.ContextVar("var", default="unset")
-
-TASK_CLASSES = {
-    "casyncio": casyncio.Task,
-    "ctask": tasks._CTask,
-    "pytask": tasks._PyTask,
-}
-FUTURE_CLASSES = {
-    "casyncio": casyncio.Future,
-    "cfuture": futures._CFuture,
-    "pyfuture": futures._PyFuture,
-}
 
 
 class Holder:

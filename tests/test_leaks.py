@@ -72,17 +72,28 @@ class Snapshot:
         assert now.fds == self.fds, f"{what}: {now.fds - self.fds} more open fds"
 
 
-def batches(loop):
-    n = N if type(loop).__module__.startswith("casyncio") else N // 5
-    return max(n // BATCH, WARMUP_BATCHES + 1)
+def batches(loop, n=N, batch=BATCH):
+    """How many batches of `batch` make n operations on casyncio (a fifth of
+    them on stock asyncio), warm-up included."""
+    n = n if type(loop).__module__.startswith("casyncio") else n // 5
+    return max(n // batch, WARMUP_BATCHES + 1)
 
 
-def run_batches(loop, make_batch):
+async def in_windows(make_one, batch, window):
+    """make_one(i) for i in range(batch), `window` at a time; the sum of
+    their results."""
+    total = 0
+    for start in range(0, batch, window):
+        total += sum(await asyncio.gather(*map(make_one, range(start, start + window))))
+    return total
+
+
+def run_batches(loop, make_batch, n=N, batch=BATCH):
     """Run the warm-up batches, snapshot, run the rest; return the snapshot
     and the sum of what the batches returned."""
     total = 0
     snapshot = None
-    for i in range(batches(loop)):
+    for i in range(batches(loop, n, batch)):
         if i == WARMUP_BATCHES:
             snapshot = Snapshot()
         total += loop.run_until_complete(make_batch())
@@ -193,12 +204,6 @@ def test_a_hundred_thousand_connections(loop):
     every other one, by the server first) leave nothing behind."""
     server = loop.run_until_complete(loop.create_server(EchoServer, "127.0.0.1", 0))
     port = server.sockets[0].getsockname()[1]
-    n = (
-        CONNECTIONS
-        if type(loop).__module__.startswith("casyncio")
-        else CONNECTIONS // 5
-    )
-    nbatches = max(n // CONN_BATCH, WARMUP_BATCHES + 1)
 
     async def connection(i):
         done = loop.create_future()
@@ -208,19 +213,11 @@ def test_a_hundred_thousand_connections(loop):
         )
         return await done
 
-    async def batch():
-        ok = 0
-        for start in range(0, CONN_BATCH, CONN_WINDOW):
-            window = range(start, start + CONN_WINDOW)
-            ok += sum(await asyncio.gather(*[connection(i) for i in window]))
-        return ok
+    def batch():
+        return in_windows(connection, CONN_BATCH, CONN_WINDOW)
 
-    snapshot = None
-    total = 0
-    for i in range(nbatches):
-        if i == WARMUP_BATCHES:
-            snapshot = Snapshot()
-        total += loop.run_until_complete(batch())
+    snapshot, total = run_batches(loop, batch, CONNECTIONS, CONN_BATCH)
+    nbatches = batches(loop, CONNECTIONS, CONN_BATCH)
     assert total == nbatches * CONN_BATCH
     snapshot.assert_flat(f"{nbatches * CONN_BATCH} connections")
     server.close()
@@ -235,12 +232,7 @@ PROC_WINDOW = 50
 def test_ten_thousand_subprocesses(loop):
     """Children spawned with pipes, their output read and their exit
     status collected, leave no memory, fds or zombies behind."""
-    n = (
-        SUBPROCESSES
-        if type(loop).__module__.startswith("casyncio")
-        else SUBPROCESSES // 5
-    )
-    nbatches = max(n // PROC_BATCH, WARMUP_BATCHES + 1)
+    pids = []
 
     async def child(i):
         proc = await asyncio.create_subprocess_exec(
@@ -254,23 +246,11 @@ def test_ten_thousand_subprocesses(loop):
         pids.append(proc.pid)
         return out == f"{i}\n".encode() and proc.returncode == i % 3
 
-    async def batch():
-        ok = 0
-        for start in range(0, PROC_BATCH, PROC_WINDOW):
-            ok += sum(
-                await asyncio.gather(
-                    *[child(i) for i in range(start, start + PROC_WINDOW)]
-                )
-            )
-        return ok
+    def batch():
+        return in_windows(child, PROC_BATCH, PROC_WINDOW)
 
-    pids = []
-    snapshot = None
-    total = 0
-    for i in range(nbatches):
-        if i == WARMUP_BATCHES:
-            snapshot = Snapshot()
-        total += loop.run_until_complete(batch())
+    snapshot, total = run_batches(loop, batch, SUBPROCESSES, PROC_BATCH)
+    nbatches = batches(loop, SUBPROCESSES, PROC_BATCH)
     assert total == nbatches * PROC_BATCH
     snapshot.assert_flat(f"{nbatches * PROC_BATCH} subprocesses")
     assert len(pids) == total
