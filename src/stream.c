@@ -1081,6 +1081,9 @@ ca_stream_ready(LoopObj *loop, PyObject *obj, int writer)
     else if (self->kind == STREAM_PIPE_WRITE) {
         rc = pipe_peer_closed(self);
     }
+    else if (self->paused) {
+        stream_unwatch(self, 0);  /* paused since the last poll */
+    }
     else if (!self->conn_lost) {
         rc = self->buffered ? stream_read_buffered(self) : stream_read_data(self);
     }
@@ -1215,8 +1218,12 @@ stream_py_pause_reading(StreamObj *self, PyObject *unused)
     if (!stream_is_reading(self)) {
         Py_RETURN_NONE;
     }
+    /* The kernel entry stays until it next reports the fd readable
+     * (ca_stream_ready drops it then): a stream reader pauses when its
+     * buffer passes the limit and resumes as soon as its task has read,
+     * usually before the loop polls again, and the entry's DEL then ADD
+     * cost two epoll_ctl a read that way. */
     self->paused = 1;
-    stream_unwatch(self, 0);
     if (stream_log_debug(self, "%r pauses reading") < 0) {
         return NULL;
     }
@@ -1230,6 +1237,7 @@ stream_py_resume_reading(StreamObj *self, PyObject *unused)
         Py_RETURN_NONE;
     }
     self->paused = 0;
+    /* Costs nothing if the entry is still there (see pause_reading). */
     if (stream_watch(self, 0) < 0 || stream_log_debug(self, "%r resumes reading") < 0) {
         return NULL;
     }

@@ -591,6 +591,57 @@ def test_extra_info_and_checks(loop):
     run(loop, main())
 
 
+def test_pause_reading_holds_data_until_resumed(loop):
+    """Paused, a transport delivers nothing however long data waits in the
+    kernel (casyncio drops its kernel entry only when the fd next reports
+    readable); pausing and resuming inside one callback loses nothing;
+    resuming delivers everything that arrived meanwhile, in order."""
+
+    async def main():
+        async with served(loop) as srv:
+            tr, client = await srv.connect()
+            peer = await srv.accepted()
+            # Paused and resumed before the loop polls again.
+            tr.pause_reading()
+            tr.resume_reading()
+            peer.transport.write(b"a" * 1000)
+            while len(client.data) < 1000:
+                await asyncio.sleep(0.001)
+            # Paused across several polls while the peer keeps writing.
+            tr.pause_reading()
+            for i in range(5):
+                peer.transport.write(bytes([i]) * 100)
+                await asyncio.sleep(0.01)
+            assert len(client.data) == 1000 and not tr.is_reading()
+            # Resumed then paused again at once: still nothing.
+            tr.resume_reading()
+            tr.pause_reading()
+            await asyncio.sleep(0.02)
+            assert len(client.data) == 1000
+            tr.resume_reading()
+            expect = b"a" * 1000 + b"".join(bytes([i]) * 100 for i in range(5))
+            while len(client.data) < len(expect):
+                await asyncio.sleep(0.001)
+            assert bytes(client.data) == expect
+            # Paused from data_received, resumed by the next callback.
+            client_data_received = client.data_received
+
+            def pause_each(data):
+                client_data_received(data)
+                tr.pause_reading()
+                loop.call_soon(tr.resume_reading)
+
+            client.data_received = pause_each
+            peer.transport.write(b"z" * 50_000)
+            while len(client.data) < len(expect) + 50_000:
+                await asyncio.sleep(0.001)
+            assert bytes(client.data) == expect + b"z" * 50_000
+            tr.close()
+            assert await client.done is None
+
+    run(loop, main())
+
+
 def test_unclosed_transport_warns(new_loop):
     loop = new_loop()
 
