@@ -24,6 +24,17 @@ def _import_root():
 
 IMPORT_ROOT = _import_root()
 SCRATCH_DIR = tempfile.gettempdir()
+# The sanitizer run of .ci/run preloads ASan's runtime into every process.
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
+
+
+def foreign_server_env():
+    """os.environ without the sanitizer runtime, for servers the tests start
+    (redis-server, PostgreSQL): they are not under test, and ASan preloaded
+    into PostgreSQL's initdb hung it."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    return env
 
 
 def subprocess_env(base=None):

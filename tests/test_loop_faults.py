@@ -10,6 +10,7 @@ import sys
 import threading
 
 import pytest
+from support import UNDER_ASAN
 
 THREADS = 8
 
@@ -88,6 +89,8 @@ def test_callback_that_stops_then_closes_its_loop(new_loop):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+# ASan's runtime can deadlock in a child forked while other threads run.
+@pytest.mark.skipif(UNDER_ASAN, reason="fork of a threaded process under ASan")
 # 3.12+ warns when forking while other threads (an earlier test's executor
 # workers, exiting) are alive; the child here only uses threads it starts.
 @pytest.mark.filterwarnings(

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from support import foreign_server_env
 
 from .eco_support import free_port, stop, wait_for_port
 
@@ -39,6 +40,7 @@ def redis_port(tmp_path_factory):
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=foreign_server_env(),
     )
     try:
         wait_for_port(port, proc, "redis-server")
@@ -75,7 +77,7 @@ def postgres_port():
     initdb = f"-D {data} -U postgres -A trust -E UTF8 --no-sync".split()
     server = f"-D {data} -p {port} -k {base} -c listen_addresses=127.0.0.1"
     server += " -c fsync=off"
-    run = dict(stdout=subprocess.DEVNULL, user=user, cwd=base)
+    run = dict(stdout=subprocess.DEVNULL, user=user, cwd=base, env=foreign_server_env())
     proc = None
     try:
         subprocess.run([os.path.join(bindir, "initdb"), *initdb], check=True, **run)
