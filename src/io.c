@@ -311,6 +311,13 @@ ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op)
     return 0;
 }
 
+int
+ca_io_watching_op(LoopObj *loop, int fd, int writer, PyObject *op)
+{
+    ca_watch *w = fd < 0 ? NULL : io_watch(loop, fd);
+    return w != NULL && (writer ? w->writer : w->reader) == op;
+}
+
 void
 ca_io_unwatch_op(LoopObj *loop, int fd, int writer, PyObject *op)
 {
@@ -347,9 +354,11 @@ ca_loop_remove_writer(LoopObj *loop, PyObject *fileobj)
 }
 
 /* Queues the handle in *slot, or unregisters it if it was cancelled (as
- * asyncio's _process_events does); a sock_* operation runs at once. */
+ * asyncio's _process_events does).  A sock_* operation runs at once, or
+ * if entries queued before the poll wait (behind), is queued after them;
+ * then 1: its fd's one-shot entry stays disarmed until the operation ran. */
 static int
-io_fire(LoopObj *loop, int fd, int writer)
+io_fire(LoopObj *loop, int fd, int writer, int behind)
 {
     ca_watch *w = &loop->watches[fd];
     HandleObj *h = (HandleObj *)(writer ? w->writer : w->reader);
@@ -357,7 +366,7 @@ io_fire(LoopObj *loop, int fd, int writer)
         return 0;
     }
     if (Py_IS_TYPE(h, loop->state->SockOpType)) {
-        return ca_sockop_ready(loop, (PyObject *)h);
+        return ca_sockop_ready(loop, (PyObject *)h, behind);
     }
     if (!Py_IS_TYPE(h, loop->state->HandleType)) {
         return ca_stream_ready(loop, (PyObject *)h, writer);  /* transport, accepter */
@@ -374,12 +383,13 @@ io_fire(LoopObj *loop, int fd, int writer)
 
 /* Runs the watchers of one ready fd. */
 static int
-io_dispatch_one(LoopObj *loop, int fd, uint32_t mask)
+io_dispatch_one(LoopObj *loop, int fd, uint32_t mask, int behind)
 {
     ca_watch *w = io_watch(loop, fd);
     if (w == NULL) {
         return 0;
     }
+    int rd = 0, wr = 0;
     switch (w->kind) {
     case CA_WATCH_WAKEUP:
         ca_wakeup_drain(loop);
@@ -389,13 +399,14 @@ io_dispatch_one(LoopObj *loop, int fd, uint32_t mask)
     case CA_WATCH_CALLBACK:
         /* Beware: io_fire may release a handle and run a finalizer that
          * changes the table, so look the entry up again each time. */
-        if ((mask & CA_READABLE) && io_fire(loop, fd, 0) < 0) {
+        if ((mask & CA_READABLE) && (rd = io_fire(loop, fd, 0, behind)) < 0) {
             return -1;
         }
-        if ((mask & CA_WRITABLE) && fd < loop->nwatches && io_fire(loop, fd, 1) < 0) {
+        if ((mask & CA_WRITABLE) && fd < loop->nwatches
+            && (wr = io_fire(loop, fd, 1, behind)) < 0) {
             return -1;
         }
-        return 0;
+        return rd > 0 || wr > 0;
     default:
         return 0;
     }
@@ -413,8 +424,8 @@ io_mark_disarmed(LoopObj *loop, int fd)
 
 /* Re-arms fd's one-shot entry if it is still disarmed and still wanted
  * (an operation found EAGAIN after all, or the other direction waits). */
-static void
-io_rearm(LoopObj *loop, int fd)
+void
+ca_io_rearm(LoopObj *loop, int fd)
 {
     ca_watch *w = io_watch(loop, fd);
     if (w != NULL && (w->mask & CA_ONESHOT) && w->disarmed) {
@@ -425,25 +436,34 @@ io_rearm(LoopObj *loop, int fd)
 int
 ca_io_dispatch(LoopObj *loop, int nevents)
 {
+    /* Entries queued before the poll run before this poll's sock_*
+     * operations, as before asyncio's reader and writer Handles. */
+    int behind = loop->ready.len > 0;
     for (int i = 0; i < nevents; i++) {
         int fd;
         uint32_t mask;
         ca_reactor_event(loop->reactor, i, &fd, &mask);
         io_mark_disarmed(loop, fd);
-        if (io_dispatch_one(loop, fd, mask) < 0) {
+        int rc = io_dispatch_one(loop, fd, mask, behind);
+        if (rc < 0) {
             /* KeyboardInterrupt & co.: the events not dispatched disarmed
              * their entries too; leave every entry armed as wanted. */
             PyObject *exc = ca_err_fetch();
-            io_rearm(loop, fd);
+            ca_io_rearm(loop, fd);
             for (int j = i + 1; j < nevents; j++) {
                 ca_reactor_event(loop->reactor, j, &fd, &mask);
                 io_mark_disarmed(loop, fd);
-                io_rearm(loop, fd);
+                ca_io_rearm(loop, fd);
             }
             ca_err_restore(exc);
             return -1;
         }
-        io_rearm(loop, fd);
+        if (rc == 0) {
+            /* A queued sock_* operation re-arms (or drops) the entry when
+             * it has run: re-arming now would cost an epoll_ctl, and a
+             * second one when it is done. */
+            ca_io_rearm(loop, fd);
+        }
     }
     return 0;
 }

@@ -235,6 +235,8 @@ loop_dispatch_entry(LoopObj *self, ca_ready_entry *e)
     case CA_READY_TASK_STEP:
     case CA_READY_TASK_WAKEUP:
         return ca_task_run_entry(self->state, self, e);
+    case CA_READY_SOCKOP:
+        return ca_sockop_run(self, e->obj);
     }
     return 0;
 }

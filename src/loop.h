@@ -96,14 +96,22 @@ PyObject *ca_loop_remove_writer(LoopObj *, PyObject *);
 int ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op);
 /* Stops watching fd for op, if op is still its reader or writer. */
 void ca_io_unwatch_op(LoopObj *loop, int fd, int writer, PyObject *op);
+/* Whether op is still fd's reader (writer if writer). */
+int ca_io_watching_op(LoopObj *loop, int fd, int writer, PyObject *op);
+/* Re-arms fd's one-shot entry if it fired and is still wanted. */
+void ca_io_rearm(LoopObj *loop, int fd);
 /* Records (borrowed) the transport that owns fd / forgets it, if it is
  * still the owner. */
 int ca_io_claim_fd(LoopObj *loop, int fd, PyObject *transport);
 void ca_io_release_fd(LoopObj *loop, int fd, PyObject *transport);
 
 /* sockets.c */
-/* fd of a pending sock_* operation is ready: try the system call again. */
-int ca_sockop_ready(LoopObj *loop, PyObject *op);
+/* fd of a pending sock_* operation is ready (dispatch, phase 3): try the
+ * system call again now (0), or if behind, queue it to run after the
+ * entries that were ready before the poll (1); -1 on error. */
+int ca_sockop_ready(LoopObj *loop, PyObject *op, int behind);
+/* Runs a CA_READY_SOCKOP entry: the system call, now. */
+int ca_sockop_run(LoopObj *loop, PyObject *op);
 void ca_sockets_release(LoopObj *loop);
 PyObject *ca_loop_sock_recv(LoopObj *, PyObject *const *, Py_ssize_t, PyObject *);
 PyObject *ca_loop_sock_recv_into(LoopObj *, PyObject *const *, Py_ssize_t, PyObject *);

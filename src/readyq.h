@@ -20,6 +20,7 @@ typedef enum {
     CA_READY_CALLBACK,    /* obj(arg) in ctx: a future's done-callback */
     CA_READY_TASK_STEP,   /* step task obj, throwing arg if not NULL */
     CA_READY_TASK_WAKEUP, /* wake task obj: the future arg is done */
+    CA_READY_SOCKOP,      /* obj: a sock_* operation whose fd is ready */
 } ca_ready_kind;
 
 /* The loop owns one reference to each non-NULL object of a queued entry. */

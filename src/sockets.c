@@ -14,9 +14,12 @@
  *   NEW      first send(): asyncio's checks, then the system call at once.
  *            Done: return the result, no future made.  Would block
  *            (EAGAIN): make a future, watch the fd, yield the future.
- *   WAITING  ca_sockop_ready (dispatch, phase 3) tries the call again when
- *            the fd is ready; once it is done, the fd is no longer watched
- *            and the outcome is set on the future, which wakes the task.
+ *   WAITING  when the fd is ready, ca_sockop_run tries the call again:
+ *            from dispatch (phase 3), or from the ready queue (phase 5)
+ *            if entries queued before the poll must run first (a cancel
+ *            among them, say); once it is done, the fd is no longer
+ *            watched and the outcome is set on the future, which wakes
+ *            the task.
  *            send() then returns the future's result; throw() and close()
  *            (cancellation, or the future's exception thrown in by the
  *            task) stop watching, so nothing more is read or written.
@@ -84,6 +87,7 @@ typedef struct {
     uint8_t kind;           /* sock_kind */
     uint8_t phase;
     uint8_t filepos_done;   /* sendfile: the file position was set */
+    uint8_t queued;         /* its fd was ready: a ready entry will run it */
 } SockOpObj;
 
 /* Tries the operation once: 1 done (*result set), 0 would block, -1 error. */
@@ -590,46 +594,85 @@ sockop_resume(SockOpObj *op, PyObject **result)
     return *result ? PYGEN_RETURN : PYGEN_ERROR;
 }
 
+/* The fd is ready.  When entries queued before the poll wait, the
+ * attempt is queued behind them, where asyncio queues the reader's
+ * Handle: a cancel() among them runs first and the operation then reads
+ * nothing (made at once, it read the bytes and the cancellation threw them
+ * away with its result).  Otherwise nothing can come before it, and it is
+ * made at once: queued, the task it wakes would run one iteration later,
+ * after one more poll. */
 int
-ca_sockop_ready(LoopObj *loop, PyObject *obj)
+ca_sockop_ready(LoopObj *loop, PyObject *obj, int behind)
 {
-    SockOpObj *op = (SockOpObj *)Py_NewRef(obj);
+    SockOpObj *op = (SockOpObj *)obj;
+    if (!behind && !op->queued) {
+        /* Beware: finishing drops the watch table's reference, which may
+         * be the last one. */
+        Py_INCREF(obj);
+        int rc = ca_sockop_run(loop, obj);
+        Py_DECREF(obj);
+        return rc;
+    }
+    if (!op->queued) {
+        if (ca_loop_schedule(loop, CA_READY_SOCKOP, obj, NULL, NULL) < 0) {
+            return -1;
+        }
+        op->queued = 1;
+    }
+    return 1;
+}
+
+/* Sets the outcome of a finished attempt on the future, which wakes the
+ * task; the fd is no longer watched. */
+static int
+sockop_settle(SockOpObj *op, int r, PyObject *res, PyObject *exc)
+{
+    ca_io_unwatch_op(op->loop, op->fd, sock_kinds[op->kind].writer, (PyObject *)op);
+    if (op->view.obj != NULL) {
+        PyBuffer_Release(&op->view);
+    }
+    int rc;
+    if (r > 0) {
+        rc = ca_future_set_result((FutureObj *)op->fut, res);
+        Py_DECREF(res);
+    }
+    else {
+        rc = ca_future_set_exception((FutureObj *)op->fut, exc);
+        Py_DECREF(exc);
+    }
+    return rc;
+}
+
+int
+ca_sockop_run(LoopObj *loop, PyObject *obj)
+{
+    SockOpObj *op = (SockOpObj *)obj;
     FutureObj *fut = (FutureObj *)op->fut;
     int writer = sock_kinds[op->kind].writer;
-    int rc = 0;
+    op->queued = 0;
+    if (!ca_io_watching_op(loop, op->fd, writer, obj)) {
+        return 0;  /* finished, replaced or removed since the poll */
+    }
     if (op->phase != OP_WAITING || fut == NULL || fut->fstate != CA_FUT_PENDING) {
-        /* Cancelled since the last poll: touch nothing, lose nothing. */
+        /* Cancelled since the poll: touch nothing, lose nothing. */
         ca_io_unwatch_op(loop, op->fd, writer, obj);
-        goto done;
+        return 0;
     }
     PyObject *res = NULL;
     int r = sock_kinds[op->kind].attempt(op, &res);
     PyObject *exc = r < 0 ? ca_err_fetch() : NULL;
-    if (r == 0 || (exc != NULL && ca_err_is_fatal(exc))) {
-        /* Not ready after all, or KeyboardInterrupt/SystemExit from a
-         * signal handler: that propagates out of the loop, as from a
-         * Handle, and the operation stays watched to be tried again. */
-        if (exc != NULL) {
-            ca_err_restore(exc);
-            rc = -1;
-        }
-        goto done;
+    if (r != 0 && (exc == NULL || !ca_err_is_fatal(exc))) {
+        return sockop_settle(op, r, res, exc);
     }
-    ca_io_unwatch_op(loop, op->fd, writer, obj);
-    if (op->view.obj != NULL) {
-        PyBuffer_Release(&op->view);
+    /* Not ready after all, or KeyboardInterrupt/SystemExit from a signal
+     * handler: that propagates out of the loop, as from a Handle, and the
+     * operation stays watched to be tried again. */
+    ca_io_rearm(loop, op->fd);
+    if (exc != NULL) {
+        ca_err_restore(exc);
+        return -1;
     }
-    if (r > 0) {
-        rc = ca_future_set_result(fut, res);
-        Py_DECREF(res);
-    }
-    else {
-        rc = ca_future_set_exception(fut, exc);
-        Py_DECREF(exc);
-    }
-done:
-    Py_DECREF(op);
-    return rc;
+    return 0;
 }
 
 void
@@ -760,6 +803,7 @@ sockop_new(LoopObj *loop, sock_kind kind, PyObject *sock, PyObject *const *args,
     op->kind = (uint8_t)kind;
     op->phase = OP_NEW;
     op->filepos_done = 0;
+    op->queued = 0;
     PyObject_GC_Track(op);
     return (PyObject *)op;
 }

@@ -454,6 +454,24 @@ def test_cancel_when_data_arrives_in_same_iteration(loop, pair):
     assert run(loop, main()) == b"raced"
 
 
+def test_cancel_queued_before_the_poll_that_sees_data(loop, pair):
+    # The cancel is queued before the poll that reports the data: it runs
+    # first, as asyncio runs it before the reader's Handle, so the
+    # cancelled recv reads nothing.
+    a, b = pair
+
+    async def main():
+        pending = asyncio.ensure_future(loop.sock_recv(a, 100))
+        await asyncio.sleep(0.01)
+        loop.call_soon(pending.cancel)
+        b.send(b"raced")
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+        return a.recv(100)
+
+    assert run(loop, main()) == b"raced"
+
+
 def test_second_recv_on_same_socket_replaces_the_first(loop, pair):
     a, b = pair
 
