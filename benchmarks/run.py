@@ -42,9 +42,11 @@ if str(HERE) not in sys.path:
 # The registry of workloads and implementations (importing it runs nothing).
 workloads = importlib.import_module("workloads")
 
-DEFAULT_IMPLS = ("casyncio", "asyncio", "uvloop")
+LIMIT = workloads.LIMIT
+DEFAULT_IMPLS = ("casyncio", "asyncio", "uvloop", LIMIT)
 BASELINE = "asyncio"
-OPTIONAL = {"uvloop"}  # skipped, not failed, when it cannot be imported
+# Skipped, not failed, when it cannot be imported (uvloop) or built (limit).
+OPTIONAL = {"uvloop", LIMIT}
 SMOKE_SCALE = 0.01
 
 
@@ -237,6 +239,30 @@ def geomean(xs: list[float]) -> float | None:
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else None
 
 
+def fmt_cell(st: dict | None, unit: str, rounds: int) -> str:
+    if st is None:
+        return "FAILED"
+    cell = fmt_value(st["median"], unit)
+    if st["n"] > 1 and st["median"]:
+        cell += f" ±{100 * st['mad'] / st['median']:.0f}%"
+    if st["n"] < rounds:
+        cell += f" ({st['n']}/{rounds})"
+    return cell
+
+
+def format_rows(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    out = [line(header), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in rows]
+    return "\n".join(out)
+
+
 def render_table(summary: dict, names: list[str], impls: list[str], rounds: int):
     units = {n: workloads.WORKLOADS[n].unit for n in names}
     cols = ratio_columns(impls)
@@ -246,17 +272,7 @@ def render_table(summary: dict, names: list[str], impls: list[str], rounds: int)
     for name in names:
         s = summary.get(name, {})
         row = [name]
-        for impl in impls:
-            st = s.get(impl)
-            if st is None:
-                row.append("FAILED")
-                continue
-            cell = fmt_value(st["median"], units[name])
-            if st["n"] > 1 and st["median"]:
-                cell += f" ±{100 * st['mad'] / st['median']:.0f}%"
-            if st["n"] < rounds:
-                cell += f" ({st['n']}/{rounds})"
-            row.append(cell)
+        row += [fmt_cell(s.get(impl), units[name], rounds) for impl in impls]
         for a, b in cols:
             r = speedup(
                 s.get(a, {}).get("median"), s.get(b, {}).get("median"), units[name]
@@ -271,16 +287,25 @@ def render_table(summary: dict, names: list[str], impls: list[str], rounds: int)
             g = geomean(ratios[c])
             gm.append(f"{g:.2f}x" if g is not None else "-")
         rows.append(gm)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return format_rows(header, rows)
 
-    def line(cells):
-        first = cells[0].ljust(widths[0])
-        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
 
-    out = [line(header), "  ".join("-" * w for w in widths)]
-    out += [line(r) for r in rows]
-    return "\n".join(out)
+def render_limits(summary: dict, names: list[str], impls: list[str], rounds: int):
+    """The workloads that have a limit: its figure and each implementation's
+    ratio to it (X/limit: the fraction of the floor's speed X reaches)."""
+    header = ["workload", LIMIT, *[f"{i}/{LIMIT}" for i in impls]]
+    rows = []
+    for name in names:
+        s = summary.get(name, {})
+        unit = workloads.WORKLOADS[name].unit
+        row = [name, fmt_cell(s.get(LIMIT), unit, rounds)]
+        for impl in impls:
+            r = speedup(
+                s.get(impl, {}).get("median"), s.get(LIMIT, {}).get("median"), unit
+            )
+            row.append(f"{r:.2f}x" if r is not None else "-")
+        rows.append(row)
+    return format_rows(header, rows)
 
 
 def write_plot(path: str, summary: dict, names: list[str], impls: list[str], meta):
@@ -289,7 +314,7 @@ def write_plot(path: str, summary: dict, names: list[str], impls: list[str], met
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    others = [i for i in impls if i != BASELINE]
+    others = [i for i in impls if i not in (BASELINE, LIMIT)]
     fig, ax = plt.subplots(figsize=(max(8.0, 0.8 * len(names) + 2), 5.5))
     width = 0.8 / max(1, len(others))
     for j, impl in enumerate(others):
@@ -362,9 +387,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     impls = split_list(args.impls)
-    unknown = [i for i in impls if i not in workloads.IMPLS]
+    known = [*workloads.IMPLS, LIMIT]
+    unknown = [i for i in impls if i not in known]
     if not impls or unknown:
-        p.error(f"unknown implementations {unknown}; known: {list(workloads.IMPLS)}")
+        p.error(f"unknown implementations {unknown}; known: {known}")
     if len(set(impls)) != len(impls):
         p.error("--impls names an implementation twice")
     names = list(workloads.WORKLOADS)
@@ -436,13 +462,17 @@ def main(argv: list[str] | None = None) -> int:
     meta["impls"] = {i: probed[i] for i in impls}
     print(flush=True)
 
+    def runs_of(name):
+        # The limit runs only for the workloads that have one.
+        return [i for i in available if i != LIMIT or name in workloads.LIMITS]
+
     runs: list[dict] = []
-    total = rounds * len(names) * len(available)
+    total = rounds * sum(len(runs_of(n)) for n in names)
     k = 0
     hung: set = set()  # (workload, impl) killed once: not run again
     for rnd in range(1, rounds + 1):
         for name in names:
-            for impl in available:
+            for impl in runs_of(name):
                 k += 1
                 prefix = f"[{k:>{len(str(total))}}/{total}] round {rnd}/{rounds}"
                 if (name, impl) in hung:
@@ -464,13 +494,28 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{prefix} {name:<22} {impl:<9} {status}", file=sys.stderr)
 
     summary = summarize(runs, names, available)
-    print()
-    print(render_table(summary, names, available, rounds))
+    loops = [i for i in available if i != LIMIT]
+    limited = [n for n in names if n in workloads.LIMITS]
+    if loops:
+        print()
+        print(render_table(summary, names, loops, rounds))
+    if LIMIT in available and limited:
+        print()
+        print(render_limits(summary, limited, loops, rounds))
     print()
     print(
         "Figures are ops/s, median of the rounds (± is the median absolute "
         "deviation);\nX/Y is how many times faster X is than Y. "
         "See benchmarks/README.md for what each op is."
+    )
+    if LIMIT in available and limited:
+        print(
+            f"{LIMIT}: the same work without a loop (a floor); X/{LIMIT} is the"
+            " fraction of its speed X reaches."
+        )
+    print(
+        "Servers are benchmarked apart: benchmarks/echo.py (echo) and"
+        " benchmarks/httpbench.py (HTTP under wrk)."
     )
 
     if failures:
