@@ -4,12 +4,15 @@
     python benchmarks/run.py [--rounds N] [--json FILE] [--plot FILE.png]
                              [--only NAME,...] [--impls casyncio,asyncio,uvloop]
     python benchmarks/run.py --smoke     # every workload once, tiny; for CI
+    python benchmarks/run.py --http      # then the HTTP server under wrk too
 
 Every run is its own process (`python benchmarks/workloads.py --impl X
 --workload W`), in the order round 1: W1 A B C, W2 A B C, ..., round 2: ...
 so that slow drift of the machine hits every implementation alike. Each
 figure is ops/s (higher is better); the table shows each implementation's
-median over the rounds and the speedups computed from the medians.
+median over the rounds and the speedups computed from the medians. The
+implementation `limit` (the same work without a loop) runs only for the
+workloads that have one and gets a table of its own.
 
 Exit status: 0 when every run succeeded; 1 when a run failed (a crash, a
 timeout, or a workload's own check of its result) or a requested
@@ -31,12 +34,14 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 WORKLOADS_PY = HERE / "workloads.py"
+HTTPBENCH_PY = HERE / "httpbench.py"
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 # The registry of workloads and implementations (importing it runs nothing).
@@ -347,6 +352,22 @@ def write_plot(path: str, summary: dict, names: list[str], impls: list[str], met
 # --------------------------------------------------------------------------
 
 
+def run_http(rounds: int, smoke: bool, impls: list[str]) -> dict:
+    """httpbench.py after the workloads, its output passed through; its
+    figures (its --json), and whether it failed."""
+    print("\nHTTP server under wrk (benchmarks/httpbench.py):", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "http.json"
+        cmd = [sys.executable, str(HTTPBENCH_PY), "--json", str(out)]
+        cmd += ["--rounds", str(rounds), "--impls", ",".join(impls)]
+        if smoke:
+            cmd += ["--duration", "1"]
+        rc = subprocess.run(cmd, check=False).returncode
+        doc = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    doc["failed"] = rc != 0
+    return doc
+
+
 def split_list(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
@@ -383,6 +404,12 @@ def main(argv: list[str] | None = None) -> int:
         "--smoke",
         action="store_true",
         help=f"every workload once per implementation at scale {SMOKE_SCALE}",
+    )
+    p.add_argument(
+        "--http",
+        action="store_true",
+        help="then run the HTTP server benchmark (httpbench.py, needs wrk)"
+        " with as many rounds (with --smoke: one of 1 s)",
     )
     args = p.parse_args(argv)
 
@@ -513,10 +540,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{LIMIT}: the same work without a loop (a floor); X/{LIMIT} is the"
             " fraction of its speed X reaches."
         )
-    print(
-        "Servers are benchmarked apart: benchmarks/echo.py (echo) and"
-        " benchmarks/httpbench.py (HTTP under wrk)."
-    )
+    if not args.http:
+        print(
+            "Servers are benchmarked apart: benchmarks/echo.py (echo) and"
+            " benchmarks/httpbench.py (HTTP under wrk; or run.py --http)."
+        )
 
     if failures:
         print(f"\n{len(failures)} failure(s):")
@@ -529,6 +557,14 @@ def main(argv: list[str] | None = None) -> int:
                 tail = stderr.splitlines()[-15:]
                 print("\n".join("      " + ln for ln in tail))
 
+    http_doc = None
+    if args.http and loops:
+        http_doc = run_http(
+            rounds, args.smoke, [i for i in loops if i in DEFAULT_IMPLS]
+        )
+        if http_doc.get("failed"):
+            failures.append({"impl": "http", "workload": None, "error": "failed"})
+
     if args.json:
         doc = {
             "meta": meta,
@@ -537,6 +573,8 @@ def main(argv: list[str] | None = None) -> int:
             "failures": failures,
             "summary": summary,
         }
+        if http_doc is not None:
+            doc["http"] = http_doc
         Path(args.json).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         print(f"\nraw figures written to {args.json}")
     if args.plot:
