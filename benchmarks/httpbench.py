@@ -301,6 +301,7 @@ def parse_wrk(out: str) -> dict:
         "bytes": float(m.group(4)) * _UNITS[m.group(5)],
         "rate": float(rate.group(1)),
         "socket_errors": sum(map(int, sock.groups())) if sock else 0,
+        "socket_errors_line": sock.group(0) if sock else "",
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
     }
 
@@ -308,7 +309,7 @@ def parse_wrk(out: str) -> dict:
 def verify(wrk: dict, answered: int, conns: int) -> str | None:
     """What is wrong with a run, or None."""
     if wrk["socket_errors"]:
-        return f"wrk saw {wrk['socket_errors']} socket errors"
+        return f"wrk saw {wrk['socket_errors']} socket errors ({wrk['socket_errors_line']})"
     if wrk["non_2xx"]:
         return f"wrk got {wrk['non_2xx']} non-2xx answers"
     if wrk["requests"] == 0:

@@ -4,6 +4,7 @@
     python benchmarks/workloads.py --impl casyncio --workload call_soon
     python benchmarks/workloads.py --list
     python benchmarks/workloads.py --probe casyncio,asyncio,uvloop
+    python benchmarks/workloads.py --impl limit --workload sleep0   # its floor
 
 A child runs one workload on one implementation: a short warm-up at a small
 size, then the measured run, and prints one JSON line on stdout:
