@@ -4,12 +4,15 @@
     python benchmarks/run.py [--rounds N] [--json FILE] [--plot FILE.png]
                              [--only NAME,...] [--impls casyncio,asyncio,uvloop]
     python benchmarks/run.py --smoke     # every workload once, tiny; for CI
+    python benchmarks/run.py --http      # then the HTTP server under wrk too
 
 Every run is its own process (`python benchmarks/workloads.py --impl X
 --workload W`), in the order round 1: W1 A B C, W2 A B C, ..., round 2: ...
 so that slow drift of the machine hits every implementation alike. Each
 figure is ops/s (higher is better); the table shows each implementation's
-median over the rounds and the speedups computed from the medians.
+median over the rounds and the speedups computed from the medians. The
+implementation `limit` (the same work without a loop) runs only for the
+workloads that have one and gets a table of its own.
 
 Exit status: 0 when every run succeeded; 1 when a run failed (a crash, a
 timeout, or a workload's own check of its result) or a requested
@@ -31,20 +34,24 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 WORKLOADS_PY = HERE / "workloads.py"
+HTTPBENCH_PY = HERE / "httpbench.py"
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 # The registry of workloads and implementations (importing it runs nothing).
 workloads = importlib.import_module("workloads")
 
-DEFAULT_IMPLS = ("casyncio", "asyncio", "uvloop")
+LIMIT = workloads.LIMIT
+DEFAULT_IMPLS = ("casyncio", "asyncio", "uvloop", LIMIT)
 BASELINE = "asyncio"
-OPTIONAL = {"uvloop"}  # skipped, not failed, when it cannot be imported
+# Skipped, not failed, when it cannot be imported (uvloop) or built (limit).
+OPTIONAL = {"uvloop", LIMIT}
 SMOKE_SCALE = 0.01
 
 
@@ -237,6 +244,30 @@ def geomean(xs: list[float]) -> float | None:
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else None
 
 
+def fmt_cell(st: dict | None, unit: str, rounds: int) -> str:
+    if st is None:
+        return "FAILED"
+    cell = fmt_value(st["median"], unit)
+    if st["n"] > 1 and st["median"]:
+        cell += f" ±{100 * st['mad'] / st['median']:.0f}%"
+    if st["n"] < rounds:
+        cell += f" ({st['n']}/{rounds})"
+    return cell
+
+
+def format_rows(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    out = [line(header), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in rows]
+    return "\n".join(out)
+
+
 def render_table(summary: dict, names: list[str], impls: list[str], rounds: int):
     units = {n: workloads.WORKLOADS[n].unit for n in names}
     cols = ratio_columns(impls)
@@ -246,17 +277,7 @@ def render_table(summary: dict, names: list[str], impls: list[str], rounds: int)
     for name in names:
         s = summary.get(name, {})
         row = [name]
-        for impl in impls:
-            st = s.get(impl)
-            if st is None:
-                row.append("FAILED")
-                continue
-            cell = fmt_value(st["median"], units[name])
-            if st["n"] > 1 and st["median"]:
-                cell += f" ±{100 * st['mad'] / st['median']:.0f}%"
-            if st["n"] < rounds:
-                cell += f" ({st['n']}/{rounds})"
-            row.append(cell)
+        row += [fmt_cell(s.get(impl), units[name], rounds) for impl in impls]
         for a, b in cols:
             r = speedup(
                 s.get(a, {}).get("median"), s.get(b, {}).get("median"), units[name]
@@ -271,16 +292,25 @@ def render_table(summary: dict, names: list[str], impls: list[str], rounds: int)
             g = geomean(ratios[c])
             gm.append(f"{g:.2f}x" if g is not None else "-")
         rows.append(gm)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return format_rows(header, rows)
 
-    def line(cells):
-        first = cells[0].ljust(widths[0])
-        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
 
-    out = [line(header), "  ".join("-" * w for w in widths)]
-    out += [line(r) for r in rows]
-    return "\n".join(out)
+def render_limits(summary: dict, names: list[str], impls: list[str], rounds: int):
+    """The workloads that have a limit: its figure and each implementation's
+    ratio to it (X/limit: the fraction of the floor's speed X reaches)."""
+    header = ["workload", LIMIT, *[f"{i}/{LIMIT}" for i in impls]]
+    rows = []
+    for name in names:
+        s = summary.get(name, {})
+        unit = workloads.WORKLOADS[name].unit
+        row = [name, fmt_cell(s.get(LIMIT), unit, rounds)]
+        for impl in impls:
+            r = speedup(
+                s.get(impl, {}).get("median"), s.get(LIMIT, {}).get("median"), unit
+            )
+            row.append(f"{r:.2f}x" if r is not None else "-")
+        rows.append(row)
+    return format_rows(header, rows)
 
 
 def write_plot(path: str, summary: dict, names: list[str], impls: list[str], meta):
@@ -289,7 +319,7 @@ def write_plot(path: str, summary: dict, names: list[str], impls: list[str], met
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    others = [i for i in impls if i != BASELINE]
+    others = [i for i in impls if i not in (BASELINE, LIMIT)]
     fig, ax = plt.subplots(figsize=(max(8.0, 0.8 * len(names) + 2), 5.5))
     width = 0.8 / max(1, len(others))
     for j, impl in enumerate(others):
@@ -320,6 +350,22 @@ def write_plot(path: str, summary: dict, names: list[str], impls: list[str], met
 
 
 # --------------------------------------------------------------------------
+
+
+def run_http(rounds: int, smoke: bool, impls: list[str]) -> dict:
+    """httpbench.py after the workloads, its output passed through; its
+    figures (its --json), and whether it failed."""
+    print("\nHTTP server under wrk (benchmarks/httpbench.py):", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "http.json"
+        cmd = [sys.executable, str(HTTPBENCH_PY), "--json", str(out)]
+        cmd += ["--rounds", str(rounds), "--impls", ",".join(impls)]
+        if smoke:
+            cmd += ["--duration", "1"]
+        rc = subprocess.run(cmd, check=False).returncode
+        doc = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    doc["failed"] = rc != 0
+    return doc
 
 
 def split_list(text: str) -> list[str]:
@@ -359,12 +405,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"every workload once per implementation at scale {SMOKE_SCALE}",
     )
+    p.add_argument(
+        "--http",
+        action="store_true",
+        help="then run the HTTP server benchmark (httpbench.py, needs wrk)"
+        " with as many rounds (with --smoke: one of 1 s)",
+    )
     args = p.parse_args(argv)
 
     impls = split_list(args.impls)
-    unknown = [i for i in impls if i not in workloads.IMPLS]
+    known = [*workloads.IMPLS, LIMIT]
+    unknown = [i for i in impls if i not in known]
     if not impls or unknown:
-        p.error(f"unknown implementations {unknown}; known: {list(workloads.IMPLS)}")
+        p.error(f"unknown implementations {unknown}; known: {known}")
     if len(set(impls)) != len(impls):
         p.error("--impls names an implementation twice")
     names = list(workloads.WORKLOADS)
@@ -436,13 +489,17 @@ def main(argv: list[str] | None = None) -> int:
     meta["impls"] = {i: probed[i] for i in impls}
     print(flush=True)
 
+    def runs_of(name):
+        # The limit runs only for the workloads that have one.
+        return [i for i in available if i != LIMIT or name in workloads.LIMITS]
+
     runs: list[dict] = []
-    total = rounds * len(names) * len(available)
+    total = rounds * sum(len(runs_of(n)) for n in names)
     k = 0
     hung: set = set()  # (workload, impl) killed once: not run again
     for rnd in range(1, rounds + 1):
         for name in names:
-            for impl in available:
+            for impl in runs_of(name):
                 k += 1
                 prefix = f"[{k:>{len(str(total))}}/{total}] round {rnd}/{rounds}"
                 if (name, impl) in hung:
@@ -464,14 +521,30 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{prefix} {name:<22} {impl:<9} {status}", file=sys.stderr)
 
     summary = summarize(runs, names, available)
-    print()
-    print(render_table(summary, names, available, rounds))
+    loops = [i for i in available if i != LIMIT]
+    limited = [n for n in names if n in workloads.LIMITS]
+    if loops:
+        print()
+        print(render_table(summary, names, loops, rounds))
+    if LIMIT in available and limited:
+        print()
+        print(render_limits(summary, limited, loops, rounds))
     print()
     print(
         "Figures are ops/s, median of the rounds (± is the median absolute "
         "deviation);\nX/Y is how many times faster X is than Y. "
         "See benchmarks/README.md for what each op is."
     )
+    if LIMIT in available and limited:
+        print(
+            f"{LIMIT}: the same work without a loop (a floor); X/{LIMIT} is the"
+            " fraction of its speed X reaches."
+        )
+    if not args.http:
+        print(
+            "Servers are benchmarked apart: benchmarks/echo.py (echo) and"
+            " benchmarks/httpbench.py (HTTP under wrk; or run.py --http)."
+        )
 
     if failures:
         print(f"\n{len(failures)} failure(s):")
@@ -484,6 +557,14 @@ def main(argv: list[str] | None = None) -> int:
                 tail = stderr.splitlines()[-15:]
                 print("\n".join("      " + ln for ln in tail))
 
+    http_doc = None
+    if args.http and loops:
+        http_doc = run_http(
+            rounds, args.smoke, [i for i in loops if i in DEFAULT_IMPLS]
+        )
+        if http_doc.get("failed"):
+            failures.append({"impl": "http", "workload": None, "error": "failed"})
+
     if args.json:
         doc = {
             "meta": meta,
@@ -492,6 +573,8 @@ def main(argv: list[str] | None = None) -> int:
             "failures": failures,
             "summary": summary,
         }
+        if http_doc is not None:
+            doc["http"] = http_doc
         Path(args.json).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         print(f"\nraw figures written to {args.json}")
     if args.plot:

@@ -4,6 +4,7 @@
     python benchmarks/workloads.py --impl casyncio --workload call_soon
     python benchmarks/workloads.py --list
     python benchmarks/workloads.py --probe casyncio,asyncio,uvloop
+    python benchmarks/workloads.py --impl limit --workload sleep0   # its floor
 
 A child runs one workload on one implementation: a short warm-up at a small
 size, then the measured run, and prints one JSON line on stdout:
@@ -46,6 +47,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import roundrobin
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCALE_ENV = "CASYNCIO_BENCH_SCALE"
@@ -99,6 +102,25 @@ def workload(fn=None, *, name: str | None = None, unit: str = "ops/s"):
         return f
 
     return register(fn) if fn is not None else register
+
+
+# The "limit" implementation: for some workloads, the same work done without
+# a loop (fn(scale) -> Result), the floor an implementation is measured
+# against. Only these workloads can run with --impl limit.
+LIMIT = "limit"
+LIMITS: dict[str, Callable[[float], Result]] = {}
+
+
+def limit_of(name: str):
+    """Register `fn(scale) -> Result` as the limit of workload `name`."""
+
+    def register(fn):
+        if name in LIMITS:
+            raise ValueError(f"workload {name!r} has a limit already")
+        LIMITS[name] = fn
+        return fn
+
+    return register
 
 
 def scaled(n: int, scale: float, minimum: int = 1) -> int:
@@ -352,29 +374,48 @@ def call_soon_threadsafe(new_loop, scale):
 # Future and task workloads (with whatever Future/Task the loop creates)
 
 
+SLEEP0_TASKS = 100
+
+
+async def sleep0_worker(iters):
+    """The coroutine of `sleep0` and of its limit: the same code object."""
+    sleep = asyncio.sleep
+    done = 0
+    for _ in range(iters):
+        await sleep(0)
+        done += 1
+    return done
+
+
 @workload
 def sleep0(new_loop, scale):
     """100 tasks each await asyncio.sleep(0) 10,000 times: 1,000,000 task
     steps, 100 per loop iteration."""
-    ntasks = 100
     iters = scaled(10_000, scale)
     loop = new_loop()
 
-    async def worker():
-        sleep = asyncio.sleep
-        done = 0
-        for _ in range(iters):
-            await sleep(0)
-            done += 1
-        return done
-
     async def main():
-        tasks = [asyncio.create_task(worker()) for _ in range(ntasks)]
+        create = asyncio.create_task
+        tasks = [create(sleep0_worker(iters)) for _ in range(SLEEP0_TASKS)]
         return await asyncio.gather(*tasks)
 
     result, seconds = timed(loop, main())
-    check(result == [iters] * ntasks, "sleep(0) workers returned wrong counts")
-    return Result(ntasks * iters, seconds)
+    check(result == [iters] * SLEEP0_TASKS, "sleep(0) workers returned wrong counts")
+    return Result(SLEEP0_TASKS * iters, seconds)
+
+
+@limit_of("sleep0")
+def sleep0_limit(scale):
+    """The same 100 sleep0_worker coroutines resumed in turn by a bare C
+    round-robin (roundrobin.py), with no loop, Task or Future."""
+    run = roundrobin.build().run
+    iters = scaled(10_000, scale)
+    coros = [sleep0_worker(iters) for _ in range(SLEEP0_TASKS)]
+    t0 = time.perf_counter()
+    result = run(coros)
+    t1 = time.perf_counter()
+    check(result == [iters] * SLEEP0_TASKS, "sleep(0) workers returned wrong counts")
+    return Result(SLEEP0_TASKS * iters, t1 - t0)
 
 
 @workload
@@ -944,12 +985,23 @@ def run_once(wl: Workload, factory: Callable[[], Any], scale: float) -> Result:
     return result
 
 
+def run_limit(name: str, scale: float) -> Result:
+    result = LIMITS[name](scale)
+    check(result.ops > 0 and result.seconds > 0, f"bad result {result!r}")
+    return result
+
+
 def run_child(impl: str, name: str) -> dict:
     wl = WORKLOADS[name]
-    factory, description = IMPLS[impl]()
     scale = read_scale()
-    run_once(wl, factory, scale * WARMUP_FRACTION)
-    result = run_once(wl, factory, scale)
+    if impl == LIMIT:
+        description = LIMITS[name].__doc__.split("(")[0].strip()
+        run_limit(name, scale * WARMUP_FRACTION)
+        result = run_limit(name, scale)
+    else:
+        factory, description = IMPLS[impl]()
+        run_once(wl, factory, scale * WARMUP_FRACTION)
+        result = run_once(wl, factory, scale)
     return {
         "impl": impl,
         "workload": name,
@@ -963,10 +1015,27 @@ def run_child(impl: str, name: str) -> dict:
     }
 
 
+def probe_limit() -> dict:
+    """Whether the limits can be built here (they need a C compiler)."""
+    try:
+        roundrobin.build()
+    except roundrobin.BuildError as e:
+        return {"ok": False, "missing": True, "error": str(e)}
+    return {
+        "ok": True,
+        "description": "the same coroutines without a loop, for "
+        + ", ".join(LIMITS)
+        + " (a C round-robin built with the system compiler)",
+    }
+
+
 def probe(names: list[str]) -> dict:
     """Whether each implementation imports and makes a loop here."""
     out = {}
     for name in names:
+        if name == LIMIT:
+            out[name] = probe_limit()
+            continue
         try:
             factory, description = IMPLS[name]()
             factory().close()
@@ -982,7 +1051,7 @@ def probe(names: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--impl", choices=sorted(IMPLS))
+    p.add_argument("--impl", choices=sorted([*IMPLS, LIMIT]))
     p.add_argument("--workload", metavar="NAME")
     p.add_argument(
         "--timeout",
@@ -1000,7 +1069,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.probe is not None:
         names = [s for s in args.probe.split(",") if s]
-        unknown = [s for s in names if s not in IMPLS]
+        unknown = [s for s in names if s not in IMPLS and s != LIMIT]
         if unknown:
             p.error(f"unknown implementations {unknown}; known: {sorted(IMPLS)}")
         print(json.dumps(probe(names)), flush=True)
@@ -1009,6 +1078,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--impl and --workload are required (or --list / --probe)")
     if args.workload not in WORKLOADS:
         p.error(f"unknown workload {args.workload!r}; known: {', '.join(WORKLOADS)}")
+    if args.impl == LIMIT and args.workload not in LIMITS:
+        p.error(f"{args.workload} has no limit; these do: {', '.join(LIMITS)}")
     if args.timeout > 0:
         faulthandler.dump_traceback_later(args.timeout, exit=True)
     record = run_child(args.impl, args.workload)

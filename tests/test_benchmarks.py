@@ -1,0 +1,195 @@
+"""Quick checks of the benchmarks' own machinery (nothing here is timed):
+the sleep0 limit's C round-robin builds and checks its coroutines, and the
+HTTP benchmark's server answers pipelined and split requests correctly on
+both implementations, and its check of wrk's report rejects a bad run."""
+
+import asyncio
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import httpbench  # noqa: E402
+import roundrobin  # noqa: E402
+import workloads  # noqa: E402
+
+needs_cc = pytest.mark.skipif(roundrobin.compiler() is None, reason="no C compiler")
+
+
+# --------------------------------------------------------------------------
+# The sleep0 limit
+
+
+@needs_cc
+def test_sleep0_limit_runs_the_workload_coroutines():
+    result = workloads.LIMITS["sleep0"](0.01)  # 100 tasks x 100 sleeps
+    assert result.ops == 100 * 100
+    assert result.seconds > 0
+
+
+@needs_cc
+def test_round_robin_returns_results_in_order():
+    run = roundrobin.build().run
+
+    async def steps(n, tag):
+        for _ in range(n):
+            await asyncio.sleep(0)
+        return tag
+
+    # Coroutines that finish at different passes keep their places.
+    assert run([steps(3, "a"), steps(0, "b"), steps(7, "c")]) == ["a", "b", "c"]
+    assert run([]) == []
+
+
+@needs_cc
+def test_round_robin_rejects_a_yield_that_is_not_none():
+    run = roundrobin.build().run
+
+    loop = asyncio.new_event_loop()
+
+    async def waits_on_a_future():
+        await loop.create_future()
+
+    coro = waits_on_a_future()
+    try:
+        with pytest.raises(RuntimeError, match="expected a bare None"):
+            run([coro])
+    finally:
+        coro.close()
+        loop.close()
+
+
+@needs_cc
+def test_round_robin_propagates_a_coroutine_error():
+    run = roundrobin.build().run
+
+    async def fails():
+        await asyncio.sleep(0)
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        run([fails()])
+
+
+# --------------------------------------------------------------------------
+# The HTTP server
+
+
+def _get(path, extra=b""):
+    return b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n"
+
+
+def _exchange(port, chunks, expected_len):
+    """Send `chunks` (a pause between them), read until `expected_len`
+    bytes or EOF; everything read, and whether the server closed."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        for chunk in chunks:
+            s.sendall(chunk)
+            time.sleep(0.05)  # each chunk reaches the server in its own read
+        got = b""
+        while len(got) < expected_len:
+            data = s.recv(65536)
+            if not data:
+                return got, True
+            got += data
+        s.settimeout(0.2)
+        try:
+            closed = s.recv(1) == b""
+        except TimeoutError:
+            closed = False
+        return got, closed
+
+
+@pytest.mark.parametrize("mode", httpbench.MODES)
+def test_http_server_pipelined_and_split_requests(loop, mode):
+    stats = httpbench.Stats()
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+    port = lsock.getsockname()[1]
+    post = b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+
+    async def main():
+        server = await httpbench.start(mode, lsock, stats)
+        # Three pipelined requests in one send, a POST whose body must be
+        # skipped among them; then one request cut in the middle of its
+        # head and of its blank line.
+        pipelined = _get(b"/") + post + _get(b"/missing")
+        split = [_get(b"/")[:7], _get(b"/")[7:-1], b"\n"]
+        want1 = httpbench.OK + httpbench.NOT_FOUND + httpbench.NOT_FOUND
+        first = await asyncio.to_thread(_exchange, port, [pipelined], len(want1))
+        second = await asyncio.to_thread(_exchange, port, split, len(httpbench.OK))
+        closing = _get(b"/", b"Connection: close\r\n") + _get(b"/")
+        third = await asyncio.to_thread(_exchange, port, [closing], 1 << 20)
+        server.close()
+        await server.wait_closed()
+        return want1, first, second, third
+
+    want1, first, second, third = loop.run_until_complete(asyncio.wait_for(main(), 30))
+    assert first == (want1, False)
+    assert second == (httpbench.OK, False)
+    # Connection: close is answered, then the connection is closed and the
+    # request after it is not answered.
+    assert third == (httpbench.OK_CLOSE, True)
+    assert stats.answered == 3 + 1 + 1
+
+
+def test_http_answers_have_the_right_content_length():
+    for raw in (httpbench.OK, httpbench.NOT_FOUND, httpbench.BAD):
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert b"Content-Length: %d" % len(body) in head.split(b"\r\n")
+    assert httpbench.OK.endswith(b"\r\n\r\nHello, world!")
+
+
+def test_http_bad_requests():
+    with pytest.raises(httpbench.BadRequest) as e:
+        httpbench.RequestSplitter().feed(b"GET /\r\n\r\n")
+    assert e.value.answer == httpbench.BAD
+    with pytest.raises(httpbench.BadRequest) as e:
+        httpbench.RequestSplitter().feed(b"x" * (httpbench.MAX_HEAD + 1))
+    assert e.value.answer == httpbench.TOO_LARGE
+    req = httpbench.parse_head(b"GET / HTTP/1.0\r\nConnection: Keep-Alive")
+    assert req.keep_alive
+    assert not httpbench.parse_head(b"GET / HTTP/1.0").keep_alive
+
+
+WRK_OK = """Running 5s test @ http://127.0.0.1:1234/
+  1 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.05ms  310.42us   7.10ms   90.00%
+    Req/Sec    24.45k     1.20k   26.00k    80.00%
+  121650 requests in 5.00s, {mib}MB read
+Requests/sec:  24330.00
+Transfer/sec:      2.07MB
+"""
+
+
+def test_wrk_report_checks():
+    mib = f"{121650 * len(httpbench.OK) / 1024**2:.2f}"
+    good = httpbench.parse_wrk(WRK_OK.format(mib=mib))
+    assert good["requests"] == 121650 and good["rate"] == 24330.0
+    assert httpbench.verify(good, 121650 + 50, 50) is None
+    assert "answered" in httpbench.verify(good, 121649, 50)
+    assert "answered" in httpbench.verify(good, 121650 + 51, 50)
+    errors = WRK_OK.format(mib=mib).replace(
+        "Requests/sec", "  Non-2xx or 3xx responses: 3\nRequests/sec"
+    )
+    assert "non-2xx" in httpbench.verify(httpbench.parse_wrk(errors), 121650, 50)
+    sock_err = WRK_OK.format(mib=mib).replace(
+        "Requests/sec",
+        "  Socket errors: connect 0, read 2, write 0, timeout 0\nRequests/sec",
+    )
+    assert "socket" in httpbench.verify(httpbench.parse_wrk(sock_err), 121650, 50)
+    short = httpbench.parse_wrk(WRK_OK.format(mib="1.00"))
+    assert "bytes" in httpbench.verify(short, 121650, 50)
+    with pytest.raises(ValueError):
+        httpbench.parse_wrk("unable to connect")
+
+
+def test_http_benchmark_without_wrk_says_so(capsys, monkeypatch):
+    monkeypatch.setattr(httpbench.shutil, "which", lambda name: None)
+    assert httpbench.main(["--rounds", "1"]) == 0
+    assert "wrk is not installed" in capsys.readouterr().out
