@@ -2,7 +2,11 @@
 
 CASYNCIO_DEBUG=1 builds (-Og) with assertions and the live-object counters;
 CASYNCIO_SANITIZE=1 adds AddressSanitizer and UndefinedBehaviorSanitizer.
-Extra flags (CI passes -Werror) come through CFLAGS as usual.
+Extra flags (CI passes -Werror) come through CFLAGS as usual.  Each kind
+of build keeps its objects in its own directory under build/ (build/debug,
+build/sanitize-debug, ...): otherwise a release build made after a
+sanitizer build of the same tree and Python reuses its objects, which is
+how .ci/run's normal 3.12 run once got the sanitizer run's extension.
 """
 
 import glob
@@ -27,7 +31,14 @@ if os.environ.get("CASYNCIO_SANITIZE") == "1":
     compile_args += san + ["-g"]
     link_args += san
 
+flavour = "-".join(
+    name
+    for name, env in (("sanitize", "CASYNCIO_SANITIZE"), ("debug", "CASYNCIO_DEBUG"))
+    if os.environ.get(env) == "1"
+)
+
 setup(
+    options={"build": {"build_base": os.path.join("build", flavour or "release")}},
     ext_modules=[
         Extension(
             "casyncio._core",

@@ -485,8 +485,17 @@ def _version_tuple(text):
     return tuple(int(x) for x in text.split("."))
 
 
+def under_asan():
+    """Whether this run has AddressSanitizer's runtime preloaded (the
+    sanitizer run of .ci/run), which the children inherit."""
+    return "libasan" in os.environ.get("LD_PRELOAD", "")
+
+
 def section_applies(section, version):
-    """Sections: "all", "3.12" (that version), "3.12+" (it and later)."""
+    """Sections: "all", "3.12" (that version), "3.12+" (it and later),
+    "asan" (runs under AddressSanitizer, any version)."""
+    if section == "asan":
+        return under_asan()
     if section == "all" or section == version:
         return True
     if section.endswith("+"):
