@@ -34,7 +34,6 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from servers import cpu_seconds, new_loop, probe, ratio_table  # noqa: E402
+
 IMPLS = ("casyncio", "asyncio", "uvloop", "limit")
 MODES = ("protocol", "streams", "sock")
 FAMILIES = ("tcp", "unix")
@@ -52,11 +53,6 @@ READ_SIZE = 256 * 1024
 
 # --------------------------------------------------------------------------
 # The servers (each in its own process; stdin's EOF says stop)
-
-
-def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def serve_protocol(asyncio, loop, lsock, unix):
@@ -100,21 +96,6 @@ def serve_sock(asyncio, loop, lsock, unix):
     return loop.create_task(accept())
 
 
-def new_loop(impl):
-    import asyncio
-
-    if impl == "casyncio":
-        import workloads
-
-        factory, _ = workloads.IMPLS["casyncio"]()
-        return factory()
-    if impl == "uvloop":
-        import uvloop
-
-        return uvloop.new_event_loop()
-    return asyncio.SelectorEventLoop()
-
-
 def serve(impl: str, mode: str, fd: int) -> int:
     import asyncio
 
@@ -135,9 +116,9 @@ def serve(impl: str, mode: str, fd: int) -> int:
     ](asyncio, loop, lsock, unix)
     loop.add_reader(0, loop.stop)
     print("ready", flush=True)
-    cpu0 = _cpu()
+    cpu0 = cpu_seconds()
     loop.run_forever()
-    cpu = _cpu() - cpu0
+    cpu = cpu_seconds() - cpu0
     print(json.dumps({"cpu": cpu, "errors": errors}), flush=True)
     # Nothing to tear down that the figures depend on; the connections are
     # closed by the client already.
@@ -467,50 +448,6 @@ def callgrind_run(args, impls, configs, limit_cmd, tmp) -> int:
     return 1 if failed else 0
 
 
-def probe(impl: str) -> str | None:
-    if impl == "limit":
-        return None
-    code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import echo; echo.new_loop({impl!r}).close()"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return None if proc.returncode == 0 else proc.stderr.strip().splitlines()[-1]
-
-
-def table(results, configs, impls) -> str:
-    def med(cfg, impl, key):
-        vals = [r[key] for r in results.get((cfg, impl), [])]
-        return statistics.median(vals) if vals else None
-
-    head = ["mode", "family", "KiB"]
-    head += [f"{i} msg/s" for i in impls]
-    head += [f"{i} us/msg" for i in impls]
-    pairs = [(a, b) for a, b in (("casyncio", "asyncio"), ("casyncio", "uvloop"))]
-    pairs = [(a, b) for a, b in pairs if a in impls and b in impls]
-    head += [f"{a}/{b}" for a, b in pairs] + [f"cpu {a}/{b}" for a, b in pairs]
-    rows = [head]
-    for cfg in configs:
-        mode, family, kib = cfg
-        row = [mode, family, str(kib)]
-        rates = {i: med(cfg, i, "rate") for i in impls}
-        cpus = {i: med(cfg, i, "cpu_us") for i in impls}
-        row += [f"{rates[i]:.0f}" if rates[i] else "FAILED" for i in impls]
-        row += [f"{cpus[i]:.1f}" if cpus[i] else "-" for i in impls]
-        for a, b in pairs:
-            ok = rates[a] and rates[b]
-            row.append(f"{rates[a] / rates[b]:.2f}x" if ok else "-")
-        for a, b in pairs:
-            ok = cpus[a] and cpus[b]
-            row.append(f"{cpus[b] / cpus[a]:.2f}x" if ok else "-")
-        rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return "\n".join(
-        "  ".join(
-            c.rjust(w) if j > 2 else c.ljust(w)
-            for j, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in rows
-    )
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=3)
@@ -557,7 +494,7 @@ def main(argv=None) -> int:
         if limit_cmd is None:
             impls.remove("limit")
     for impl in [i for i in impls if i != "limit"]:
-        err = probe(impl)
+        err = None if impl == "limit" else probe(impl)
         if err:
             print(f"{impl} cannot be used ({err}): skipped")
             impls.remove(impl)
@@ -602,7 +539,7 @@ def main(argv=None) -> int:
                 results[((m, cfg[1], cfg[2]), impl)] = rs
     shutil.rmtree(tmp, ignore_errors=True)
     print()
-    print(table(results, configs, impls))
+    print(ratio_table(results, configs, ("mode", "family", "KiB"), impls, "msg"))
     print(
         "\nmsg/s: echoed messages per second seen by the client (median of the"
         " rounds);\nus/msg: server CPU microseconds per message; X/Y: how many times"

@@ -39,7 +39,6 @@ import os
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +47,8 @@ from typing import NamedTuple
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+
+from servers import cpu_seconds, new_loop, probe, ratio_table  # noqa: E402
 
 IMPLS = ("casyncio", "asyncio", "uvloop")
 MODES = ("protocol", "streams")
@@ -242,18 +243,6 @@ async def start(mode: str, lsock: socket.socket, stats: Stats):
     return await asyncio.start_server(handler, sock=lsock, limit=MAX_HEAD)
 
 
-def new_loop(impl: str):
-    import workloads
-
-    factory, _ = workloads.IMPLS[impl]()
-    return factory()
-
-
-def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
 def serve(impl: str, mode: str, fd: int) -> int:
     """The server process: serve until stdin's EOF, then print the requests
     answered, the CPU time used meanwhile and any loop errors."""
@@ -271,9 +260,9 @@ def serve(impl: str, mode: str, fd: int) -> int:
     server = loop.run_until_complete(start(mode, lsock, stats))
     loop.add_reader(0, loop.stop)
     print("ready", flush=True)
-    cpu0 = _cpu()
+    cpu0 = cpu_seconds()
     loop.run_forever()
-    cpu = _cpu() - cpu0
+    cpu = cpu_seconds() - cpu0
     report = {"answered": stats.answered, "cpu": cpu, "errors": errors}
     print(json.dumps(report), flush=True)
     del server  # connections may be open still: no orderly teardown needed
@@ -381,48 +370,6 @@ def run_one(impl: str, mode: str, args, wrk_path: str) -> dict:
 # The parent
 
 
-def probe(impl: str) -> str | None:
-    code = (
-        f"import sys; sys.path.insert(0, {str(HERE)!r}); import httpbench;"
-        f" httpbench.new_loop({impl!r}).close()"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return None if proc.returncode == 0 else proc.stderr.strip().splitlines()[-1]
-
-
-def table(results: dict, modes: list[str], impls: list[str]) -> str:
-    def med(mode, impl, key):
-        vals = [r[key] for r in results.get((mode, impl), [])]
-        return statistics.median(vals) if vals else None
-
-    pairs = [("casyncio", b) for b in ("asyncio", "uvloop")]
-    pairs = [(a, b) for a, b in pairs if a in impls and b in impls]
-    head = ["mode", *[f"{i} req/s" for i in impls], *[f"{i} us/req" for i in impls]]
-    head += [f"{a}/{b}" for a, b in pairs] + [f"cpu {a}/{b}" for a, b in pairs]
-    rows = [head]
-    for mode in modes:
-        rates = {i: med(mode, i, "rate") for i in impls}
-        cpus = {i: med(mode, i, "cpu_us") for i in impls}
-        row = [mode]
-        row += [f"{rates[i]:.0f}" if rates[i] else "FAILED" for i in impls]
-        row += [f"{cpus[i]:.1f}" if cpus[i] else "-" for i in impls]
-        for a, b in pairs:
-            ok = rates[a] and rates[b]
-            row.append(f"{rates[a] / rates[b]:.2f}x" if ok else "-")
-        for a, b in pairs:
-            ok = cpus[a] and cpus[b]
-            row.append(f"{cpus[b] / cpus[a]:.2f}x" if ok else "-")
-        rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return "\n".join(
-        "  ".join(
-            c.rjust(w) if j else c.ljust(w)
-            for j, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in rows
-    )
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=3)
@@ -472,7 +419,7 @@ def main(argv=None) -> int:
                     flush=True,
                 )
     print()
-    print(table(results, modes, impls))
+    print(ratio_table(results, modes, ("mode",), impls, "req"))
     print(
         "\nreq/s: wrk's requests per second (median of the rounds); us/req: server"
         " CPU microseconds per request;\nX/Y: how many times faster X is (cpu X/Y:"
