@@ -1964,7 +1964,10 @@ pipe_repr(StreamObj *self)
     if (self->sock != NULL && !self->loop->closed) {
         ca_watch *w = self->fd < self->loop->nwatches ? &self->loop->watches[self->fd] : NULL;
         PyObject *slot = w == NULL ? NULL : writer ? w->writer : w->reader;
-        poll = slot == (PyObject *)self ? "polling" : "idle";
+        /* A paused reader may keep its entry until the fd next reports
+         * readable (pause_reading): it is idle all the same. */
+        int watched = slot == (PyObject *)self && (writer || !self->paused);
+        poll = watched ? "polling" : "idle";
     }
     else if (self->sock != NULL) {
         poll = "open";

@@ -187,8 +187,10 @@ def test_pause_resume_reading(loop):
 
     async def main():
         tr, _ = await loop.connect_read_pipe(lambda: proto, os.fdopen(r, "rb", 0))
+        assert " polling" in repr(tr)
         tr.pause_reading()
         assert not tr.is_reading()
+        assert " idle" in repr(tr)
         os.write(w, b"held back")
         for _ in range(5):
             await asyncio.sleep(0.01)
