@@ -3,17 +3,21 @@
 
     python benchmarks/echo.py [--rounds N] [--seconds S] [--impls ...]
                               [--modes protocol,streams,sock] [--families tcp,unix]
-                              [--sizes 1,10,100] [--conns N] [--window W] [--json FILE]
+                              [--sizes 1,10,100] [--conns N] [--window W] [--py-client]
+                              [--json FILE]
 
 For every (family, size, mode) and round, each implementation in turn serves
 echo in its own process (`echo.py --serve IMPL MODE FD`, handed a listening
-socket the parent made), and a client process (`echo.py --client ...`, one
-selectors loop in plain Python, no asyncio) keeps WINDOW messages of SIZE KiB
-in flight on each of CONNS connections for SECONDS, checking every echoed byte
-against what it sent.  The client reports echoed messages per second; the
+socket the parent made), and a client process keeps WINDOW messages of SIZE
+KiB in flight on each of CONNS connections for SECONDS, checking every echoed
+byte against what it sent.  The client is a small C epoll program compiled
+here with the system C compiler (CLIENT_C), so that it costs the machine
+far less than any server and is not what limits the rate; without a
+compiler, or with --py-client, it is `echo.py --client ...`, one selectors
+loop in plain Python (no asyncio), which at 1 KiB is slower than the
+fastest servers.  The client reports echoed messages per second; the
 server reports the CPU time (user + system) it used while serving, so the
-table also shows server CPU microseconds per message, which is the steadier
-figure on a busy machine.
+table also shows server CPU microseconds per message.
 
 Modes: `protocol` (asyncio.Protocol, data_received writes back), `streams`
 (start_server, read / write / drain), `sock` (sock_accept, sock_recv,
@@ -133,6 +137,7 @@ LIMIT_C = r"""
 /* Minimal echo server: level-triggered epoll, one read buffer, a pending
  * tail per connection when a write is short.  argv[1]: the listening fd.
  * Stops at EOF on stdin and prints its CPU time while serving. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -217,23 +222,197 @@ int main(int argc, char **argv) {
 """
 
 
-def build_limit(workdir: str) -> tuple[list[str] | None, str]:
+def build_c(workdir: str, name: str, source: str, what: str):
+    """Compile `source` as workdir/name: ([the executable], what it is), or
+    (None, why not)."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
         return None, "no C compiler (cc) found"
-    src = Path(workdir) / "echo_limit.c"
-    exe = Path(workdir) / "echo_limit"
-    src.write_text(LIMIT_C, encoding="utf-8")
+    src = Path(workdir) / f"{name}.c"
+    exe = Path(workdir) / name
+    src.write_text(source, encoding="utf-8")
     proc = subprocess.run(
         [cc, "-O2", "-o", str(exe), str(src)], capture_output=True, text=True
     )
     if proc.returncode != 0:
         return None, f"{cc} failed: {proc.stderr.strip()[-300:]}"
-    return [str(exe)], f"C epoll echo server built with {cc}"
+    return [str(exe)], f"{what} built with {cc}"
+
+
+def build_limit(workdir: str) -> tuple[list[str] | None, str]:
+    return build_c(workdir, "echo_limit", LIMIT_C, "C epoll echo server")
+
+
+def build_client(workdir: str) -> tuple[list[str] | None, str]:
+    return build_c(workdir, "echo_client", CLIENT_C, "C epoll client")
 
 
 # --------------------------------------------------------------------------
 # The client (its own process, no asyncio)
+
+
+CLIENT_C = r"""
+/* Echo load generator: CONNS connections, each keeping WINDOW messages of
+ * SIZE bytes in flight, every echoed byte checked against what was sent.
+ * argv: ADDRESS (host:port or a Unix socket path) SIZE CONNS WINDOW SECONDS
+ * COUNT.  COUNT > 0: exactly COUNT messages a connection, then stop.
+ * Prints {"messages": M, "seconds": S}; exits 1 with a message on error. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PERIOD 1000003L
+#define BUFSZ (256 * 1024)
+
+typedef struct { int fd; long base, sent, recvd; unsigned ev; int open; } conn;
+
+static char *expected;  /* the stream twice, then BUFSZ more: no wrapping */
+static long size, window, count;
+static int stopping;
+
+static double now(void) {
+    struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+static void die(const char *what) { perror(what); exit(1); }
+static void fail(const char *what) { fprintf(stderr, "%s\n", what); exit(1); }
+
+static int dial(const char *addr) {
+    const char *colon = strrchr(addr, ':');
+    int fd;
+    if (addr[0] != '/' && colon) {
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        char host[256];
+        snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
+        sa.sin_port = htons(atoi(colon + 1));
+        if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) fail("bad address");
+        if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0) die("socket");
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) die("connect");
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    } else {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", addr);
+        if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0) die("socket");
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) die("connect");
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+/* Sends while fewer than `window` messages are unanswered (none once
+ * stopping, but a message already begun is finished); 1 if the socket is
+ * full. */
+static int top_up(conn *c) {
+    long limit = stopping ? 0 : (c->recvd / size + window) * size;
+    if (count && limit > count * size) limit = count * size;
+    if (c->sent % size && limit < c->sent + size - c->sent % size)
+        limit = c->sent + size - c->sent % size;
+    while (c->sent < limit) {
+        long n = limit - c->sent;
+        if (n > BUFSZ) n = BUFSZ;
+        ssize_t k = send(c->fd, expected + (c->base + c->sent) % PERIOD, n, MSG_NOSIGNAL);
+        if (k < 0) {
+            if (errno == EAGAIN) return 1;
+            die("send");
+        }
+        c->sent += k;
+        if (k < n) return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 7) fail("usage: client ADDRESS SIZE CONNS WINDOW SECONDS COUNT");
+    size = atol(argv[2]);
+    int nconns = atoi(argv[3]);
+    window = atol(argv[4]);
+    double seconds = atof(argv[5]);
+    count = atol(argv[6]);
+    expected = malloc(2 * PERIOD + BUFSZ);
+    unsigned long long x = 0x9E3779B97F4A7C15ull ^ (unsigned long long)getpid() ^
+                           (unsigned long long)(now() * 1e9);
+    for (long i = 0; i < PERIOD; i++) {  /* xorshift64 */
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        expected[i] = (char)(x >> 32);
+    }
+    memcpy(expected + PERIOD, expected, PERIOD);
+    memcpy(expected + 2 * PERIOD, expected, BUFSZ);
+    char *buf = malloc(BUFSZ);
+    conn *cs = calloc(nconns, sizeof *cs);
+    int ep = epoll_create1(0);
+    for (int i = 0; i < nconns; i++) {
+        cs[i].fd = dial(argv[1]);
+        cs[i].base = (i * 7919L) % PERIOD;
+        cs[i].open = 1;
+        cs[i].ev = EPOLLIN | EPOLLOUT;
+        struct epoll_event e = {.events = cs[i].ev, .data.ptr = &cs[i]};
+        epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &e);
+    }
+    double t0 = now(), deadline = t0 + seconds, elapsed = 0;
+    long echoed_at_stop = 0;
+    int open_conns = nconns;
+    struct epoll_event evs[256];
+    while (open_conns) {
+        if (count && !stopping) {
+            int done = 1;
+            for (int i = 0; i < nconns; i++) done &= cs[i].recvd == count * size;
+            if (done) {
+                elapsed = now() - t0;
+                echoed_at_stop = count * size * nconns;
+                break;
+            }
+        } else if (!count && !stopping && now() >= deadline) {
+            stopping = 1;
+            elapsed = now() - t0;
+            for (int i = 0; i < nconns; i++) echoed_at_stop += cs[i].recvd;
+        }
+        int n = epoll_wait(ep, evs, 256, 1000);
+        if (n < 0 && errno != EINTR) die("epoll_wait");
+        for (int i = 0; i < n; i++) {
+            conn *c = evs[i].data.ptr;
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                ssize_t k = recv(c->fd, buf, BUFSZ, 0);
+                if (k == 0) fail("server closed a connection");
+                if (k < 0 && errno != EAGAIN) die("recv");
+                if (k > 0) {
+                    if (memcmp(buf, expected + (c->base + c->recvd) % PERIOD, k))
+                        fail("echo differs from what was sent");
+                    c->recvd += k;
+                    if (c->recvd > c->sent) fail("more bytes echoed than sent");
+                }
+            }
+            int blocked = top_up(c);
+            if (stopping && c->recvd == c->sent && !blocked) {
+                epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                close(c->fd);
+                c->open = 0;
+                open_conns--;
+                continue;
+            }
+            unsigned want = EPOLLIN | (blocked ? EPOLLOUT : 0);
+            if (want != c->ev) {
+                struct epoll_event e = {.events = want, .data.ptr = c};
+                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+                c->ev = want;
+            }
+        }
+    }
+    for (int i = 0; i < nconns; i++) if (cs[i].open) close(cs[i].fd);
+    printf("{\"messages\": %f, \"seconds\": %f}\n", (double)echoed_at_stop / size, elapsed);
+    return 0;
+}
+"""
 
 
 def client(address, size, conns, window, seconds, count) -> int:
@@ -345,6 +524,8 @@ def listening_socket(family: str, tmp: str):
 
 
 def run_one(impl, mode, family, size_kib, args, limit_cmd, tmp, count=0) -> dict:
+    """One server of impl against one client run: {"rate", "cpu_us"}, or
+    {"error"}.  args.client_cmd is the C client, or None for the Python one."""
     lsock, address = listening_socket(family, tmp)
     fd = lsock.fileno()
     if impl == "limit":
@@ -366,8 +547,9 @@ def run_one(impl, mode, family, size_kib, args, limit_cmd, tmp, count=0) -> dict
         if line.strip() != "ready":
             return {"error": f"server did not start: {server.stderr.read()[-500:]}"}
         addr_arg = address if family == "unix" else f"{address[0]}:{address[1]}"
+        client_cmd = args.client_cmd or [sys.executable, __file__, "--client"]
         proc = subprocess.run(
-            [sys.executable, __file__, "--client", addr_arg]
+            [*client_cmd, addr_arg]
             + [str(size_kib * 1024), str(args.conns), str(args.window)]
             + [str(args.seconds), str(count)],
             capture_output=True,
@@ -473,6 +655,11 @@ def main(argv=None) -> int:
         help="instead of timing: count the server's instructions per message"
         " under callgrind (runs of N and 2N messages a connection)",
     )
+    p.add_argument(
+        "--py-client",
+        action="store_true",
+        help="use the Python client even when the C one can be built",
+    )
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)
     impls = [i for i in args.impls.split(",") if i]
@@ -487,6 +674,13 @@ def main(argv=None) -> int:
         p.error(f"choose from {IMPLS}, {MODES}, {FAMILIES}")
 
     tmp = tempfile.mkdtemp(prefix="casyncio-echo-")
+    args.client_cmd = None
+    if not args.py_client:
+        args.client_cmd, why = build_client(tmp)
+        print(
+            f"client: {why}"
+            + ("" if args.client_cmd else ": the Python client is used")
+        )
     limit_cmd = None
     if "limit" in impls:
         limit_cmd, why = build_limit(tmp)

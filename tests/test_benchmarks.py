@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import echo  # noqa: E402
 import httpbench  # noqa: E402
 import roundrobin  # noqa: E402
 import workloads  # noqa: E402
@@ -72,6 +73,80 @@ def test_round_robin_propagates_a_coroutine_error():
 
     with pytest.raises(ValueError, match="boom"):
         run([fails()])
+
+
+# --------------------------------------------------------------------------
+# The echo benchmark's clients
+
+
+class _Echo(asyncio.Protocol):
+    """Echoes, or (flip_at set) flips one byte of the stream on the way."""
+
+    flip_at = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.seen = 0
+
+    def data_received(self, data):
+        at = self.flip_at
+        if at is not None and self.seen <= at < self.seen + len(data):
+            data = bytearray(data)
+            data[at - self.seen] ^= 0xFF
+        self.seen += len(data)
+        self.transport.write(bytes(data))
+
+
+def _run_client(loop, tmp_path, which, flip_at=None, size=3000, conns=3, count=20):
+    """Run the echo client `which` ("c" or "py") against an echo server on
+    `loop` for `count` messages a connection: (exit status, its stdout, its
+    stderr)."""
+    import subprocess
+
+    if which == "c":
+        cmd, why = echo.build_client(str(tmp_path))
+        if cmd is None:
+            pytest.skip(why)
+    else:
+        cmd = [sys.executable, echo.__file__, "--client"]
+
+    async def main():
+        proto = type("P", (_Echo,), {"flip_at": flip_at})
+        server = await loop.create_server(proto, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        args = [f"127.0.0.1:{port}", str(size), str(conns), "4", "30", str(count)]
+        try:
+            return await asyncio.to_thread(
+                subprocess.run,
+                [*cmd, *args],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    proc = loop.run_until_complete(main())
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize("which", ["c", "py"])
+def test_echo_client_counts_whole_messages(loop, tmp_path, which):
+    rc, out, err = _run_client(loop, tmp_path, which)
+    assert rc == 0, err
+    import json
+
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["messages"] == 3 * 20
+    assert report["seconds"] > 0
+
+
+@pytest.mark.parametrize("which", ["c", "py"])
+def test_echo_client_rejects_a_changed_byte(loop, tmp_path, which):
+    rc, out, err = _run_client(loop, tmp_path, which, flip_at=12345)
+    assert rc != 0
+    assert "differs" in err
 
 
 # --------------------------------------------------------------------------
