@@ -222,15 +222,18 @@ pool_spawn(PoolObj *self)
 {
     PyObject *thread_type = NULL, *target = NULL, *name = NULL, *thread = NULL;
     PyObject *r = NULL;
+    /* Counted before start(), which lets the GIL go: a submit from another
+     * thread meanwhile must not start one worker too many. */
+    int n = self->nthreads++;
     thread_type = ca_import_attr("threading", "Thread");
     target = thread_type ? PyObject_GetAttrString((PyObject *)self, "_worker") : NULL;
-    name = target ? PyUnicode_FromFormat("asyncio_%d", self->nthreads) : NULL;
+    name = target ? PyUnicode_FromFormat("asyncio_%d", n) : NULL;
     thread = name ? PyObject_CallFunction(thread_type, "OOO", Py_None, target, name)
                   : NULL;
     r = thread ? PyObject_CallMethod(thread, "start", NULL) : NULL;
     int rc = r != NULL && PyList_Append(self->threads, thread) == 0 ? 0 : -1;
-    if (rc == 0) {
-        self->nthreads++;
+    if (rc < 0 && r == NULL) {
+        self->nthreads--;  /* not started (if start() worked, it runs) */
     }
     Py_XDECREF(r);
     Py_XDECREF(thread);
@@ -241,30 +244,24 @@ pool_spawn(PoolObj *self)
 }
 
 /* In a child of fork(): the workers are not there, and the mutex may have
- * been held by one of them when the parent forked, so it is made anew.
- * Queued items stay and run on the child's own workers. */
-static int
-pool_after_fork(PoolObj *self)
+ * been held by one of them when the parent forked (and the condvar may
+ * count the parent's waiters, which glibc's destroy would wait for), so
+ * both are made anew.  Queued items stay and run on the child's own
+ * workers.  The parent's Thread objects stay in `threads`: threading marks
+ * them stopped in the child, so joining them returns at once.  No Python
+ * code runs here, so the GC's traverse and clear may call it. */
+static void
+pool_check_fork(PoolObj *self)
 {
-    PyObject *threads = PyList_New(0);
-    if (threads == NULL) {
-        return -1;
+    pid_t pid = getpid();
+    if (self->pid == pid) {
+        return;
     }
     pthread_mutex_init(&self->mu, NULL);
     pthread_cond_init(&self->cv, NULL);
     self->idle = 0;
     self->nthreads = 0;
-    self->pid = getpid();
-    Py_SETREF(self->threads, threads);
-    return 0;
-}
-
-/* Every entry point from Python checks this first: a child of fork()
- * notices here that it has a pool of the parent's. */
-static int
-pool_check_fork(PoolObj *self)
-{
-    return self->pid == getpid() ? 0 : pool_after_fork(self);
+    self->pid = pid;
 }
 
 /* Stops taking work once the queue is empty and wakes the idle workers. */
@@ -280,8 +277,8 @@ pool_stop(PoolObj *self)
 static int
 pool_join(PoolObj *self)
 {
-    /* Beware: join() lets other threads run, and they may not change the
-     * list (a fork child replaces it), so walk a copy. */
+    /* Beware: join() lets other threads run, and a submit meanwhile may
+     * start a worker (append to the list), so walk a copy. */
     PyObject *threads = PyList_GetSlice(self->threads, 0, PY_SSIZE_T_MAX);
     if (threads == NULL) {
         return -1;
@@ -302,9 +299,7 @@ pool_join(PoolObj *self)
 static PyObject *
 pool_submit_core(PoolObj *self, LoopObj *loop, PyObject *fn, PyObject *args)
 {
-    if (pool_check_fork(self) < 0) {
-        return NULL;
-    }
+    pool_check_fork(self);
     PyObject *dest = ca_future_create(self->state, (PyObject *)loop);
     if (dest == NULL) {
         return NULL;
@@ -427,9 +422,7 @@ pool_shutdown(PoolObj *self, PyObject *const *args, Py_ssize_t nargs,
     if (w < 0) {
         return NULL;
     }
-    if (pool_check_fork(self) < 0) {
-        return NULL;
-    }
+    pool_check_fork(self);
     pool_stop(self);
     if (w && pool_join(self) < 0) {
         return NULL;
@@ -493,6 +486,7 @@ pool_traverse(PoolObj *self, visitproc visit, void *arg)
     Py_VISIT(self->convert_exc);
     /* The mutex, because workers pop items without the GIL. */
     int rc = 0;
+    pool_check_fork(self);
     pthread_mutex_lock(&self->mu);
     for (ca_work *w = self->head; w != NULL && rc == 0; w = w->next) {
         if ((rc = visit(w->fn, arg)) == 0 && (rc = visit(w->args, arg)) == 0
@@ -508,6 +502,7 @@ static int
 pool_clear(PoolObj *self)
 {
     /* Beware: freeing items can run Python code; take the list out first. */
+    pool_check_fork(self);
     pthread_mutex_lock(&self->mu);
     ca_work *list = pool_steal_locked(self);
     pthread_mutex_unlock(&self->mu);
@@ -525,7 +520,7 @@ pool_dealloc(PoolObj *self)
     if (self->weakreflist != NULL) {
         PyObject_ClearWeakRefs((PyObject *)self);
     }
-    (void)pool_clear(self);
+    (void)pool_clear(self);  /* checks for a fork first */
     /* No worker is left: each held a reference to the pool. */
     pthread_cond_destroy(&self->cv);
     pthread_mutex_destroy(&self->mu);

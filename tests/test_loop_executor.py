@@ -537,7 +537,8 @@ def test_fork_child_reuses_the_parents_loop_default_pool():
                 signal.alarm(10)
                 fut = loop.run_in_executor(None, threading.current_thread)
                 thread = loop.run_until_complete(fut)
-                code = 0 if thread.name == "asyncio_0" else 3
+                loop.run_until_complete(loop.shutdown_default_executor())
+                code = 0 if thread.name == "asyncio_0" and not thread.is_alive() else 3
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
