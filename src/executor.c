@@ -313,12 +313,17 @@ pool_submit_core(PoolObj *self, LoopObj *loop, PyObject *fn, PyObject *args)
     int shutdown = self->shutdown;
     if (!shutdown) {
         pool_push_locked(self, w);
-        pthread_cond_signal(&self->cv);
     }
+    int wake = self->idle > 0;
     /* One waiting worker takes one item: more items than idle workers
      * need another worker, as ThreadPoolExecutor's idle semaphore says. */
     int spawn = self->nqueued > self->idle && self->nthreads < self->max_workers;
     pthread_mutex_unlock(&self->mu);
+    if (wake && !shutdown) {
+        /* After unlocking: a waiter woken with the mutex still held would
+         * only block on it again (one more context switch per item). */
+        pthread_cond_signal(&self->cv);
+    }
     if (shutdown) {
         work_free(w);
         Py_DECREF(dest);
