@@ -51,7 +51,7 @@ _DEBUG_STACK_DEPTH = 10
 # are non-daemon threads, as ThreadPoolExecutor's: at interpreter exit
 # threading runs this hook before joining non-daemon threads, so queued work
 # finishes and idle workers leave instead of holding the exit up.
-_thread_pools = weakref.WeakSet()
+_thread_pools: weakref.WeakSet[_core.ThreadPool] = weakref.WeakSet()
 
 
 def _shutdown_thread_pools():
@@ -59,7 +59,8 @@ def _shutdown_thread_pools():
         pool.shutdown(wait=False)
 
 
-threading._register_atexit(_shutdown_thread_pools)
+# Private, and what concurrent.futures.thread uses for the same purpose.
+threading._register_atexit(_shutdown_thread_pools)  # type: ignore[attr-defined]
 
 
 def _default_max_workers():
