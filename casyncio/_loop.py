@@ -54,7 +54,15 @@ _DEBUG_STACK_DEPTH = 10
 _thread_pools: weakref.WeakSet[_core.ThreadPool] = weakref.WeakSet()
 
 
+_interpreter_exiting = False
+
+
 def _shutdown_thread_pools():
+    # As concurrent.futures: a pool made from now on refuses work ("after
+    # interpreter shutdown"), one that exists is shut down ("after shutdown",
+    # which is what ThreadPoolExecutor's exiting workers make it say).
+    global _interpreter_exiting
+    _interpreter_exiting = True
     for pool in list(_thread_pools):
         pool.shutdown(wait=False)
 
@@ -311,6 +319,10 @@ class Loop(  # type: ignore[misc]
             if executor is None:
                 pool = self._thread_pool
                 if pool is None:
+                    if _interpreter_exiting:
+                        raise RuntimeError(
+                            "cannot schedule new futures after interpreter shutdown"
+                        )
                     pool = self._thread_pool = _core.ThreadPool(_default_max_workers())
                     _thread_pools.add(pool)
                 return pool.submit(self, func, *args)

@@ -568,3 +568,45 @@ def test_concurrent_cancelled_error_arrives_as_asyncio_cancelled_error(run):
             )
 
     assert run(main()) == (asyncio.CancelledError, ("from worker",), False, 0)
+
+
+_LATE_SUBMIT_SCRIPT = """
+import asyncio, sys, threading, time
+impl = sys.argv[1]
+if impl == "casyncio":
+    import casyncio
+    new_loop = casyncio.new_event_loop
+else:
+    new_loop = asyncio.SelectorEventLoop
+used, fresh = new_loop(), new_loop()
+used.run_until_complete(used.run_in_executor(None, int))
+
+def late():
+    # Runs on while the main thread exits: after threading's exit hooks.
+    time.sleep(0.3)
+    for loop in (used, fresh):
+        try:
+            loop.run_in_executor(None, int)
+        except RuntimeError as exc:
+            print(exc, flush=True)
+
+threading.Thread(target=late).start()
+"""
+
+
+def test_submit_after_interpreter_exit_began_is_refused_as_by_stock(impl):
+    proc = subprocess.run(
+        [sys.executable, "-c", _LATE_SUBMIT_SCRIPT, impl],
+        cwd=support.SCRATCH_DIR,
+        env=support.subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # The loop whose pool existed says "after shutdown" (ThreadPoolExecutor's
+    # workers mark it shut down as they leave); a new pool says why.
+    assert proc.stdout.splitlines() == [
+        "cannot schedule new futures after shutdown",
+        "cannot schedule new futures after interpreter shutdown",
+    ]
