@@ -365,6 +365,18 @@ class TaskStep:
     __self__: Task[Any]
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
+# The C default executor of casyncio.Loop (src/executor.c).
+@final
+class ThreadPool:
+    def __new__(cls, max_workers: int) -> Self: ...
+    def submit(
+        self, loop: BaseLoop, fn: Callable[..., _T], /, *args: Any
+    ) -> Future[_T]: ...
+    def shutdown(self, wait: bool = True) -> None: ...
+    def _worker(self) -> None: ...
+    _threads: list[Any]
+    _max_workers: int
+
 if sys.version_info >= (3, 12):
     def eager_task_factory(
         loop: Any,

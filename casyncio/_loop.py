@@ -47,6 +47,35 @@ logger = logging.getLogger("asyncio")
 # Depth of coroutine origin tracking in debug mode, as asyncio uses.
 _DEBUG_STACK_DEPTH = 10
 
+# Every C default executor (src/executor.c) of this process.  Their workers
+# are non-daemon threads, as ThreadPoolExecutor's: at interpreter exit
+# threading runs this hook before joining non-daemon threads, so queued work
+# finishes and idle workers leave instead of holding the exit up.
+_thread_pools: weakref.WeakSet[_core.ThreadPool] = weakref.WeakSet()
+
+
+_interpreter_exiting = False
+
+
+def _shutdown_thread_pools():
+    # As concurrent.futures: a pool made from now on refuses work ("after
+    # interpreter shutdown"), one that exists is shut down ("after shutdown",
+    # which is what ThreadPoolExecutor's exiting workers make it say).
+    global _interpreter_exiting
+    _interpreter_exiting = True
+    for pool in list(_thread_pools):
+        pool.shutdown(wait=False)
+
+
+# Private, and what concurrent.futures.thread uses for the same purpose.
+threading._register_atexit(_shutdown_thread_pools)  # type: ignore[attr-defined]
+
+
+def _default_max_workers():
+    """ThreadPoolExecutor's default: min(32, CPUs + 4)."""
+    cpus = os.process_cpu_count() if sys.version_info >= (3, 13) else os.cpu_count()
+    return min(32, (cpus or 1) + 4)
+
 
 def _stop_when_done(fut):
     """run_until_complete's done-callback: stop the loop unless the future
@@ -87,7 +116,11 @@ class Loop(  # type: ignore[misc]
     def __init__(self):
         super().__init__()
         self._exception_handler = None
+        # The user's executor from set_default_executor(); while it is None,
+        # run_in_executor(None, ...) goes to the C pool (src/executor.c),
+        # made on first use.
         self._default_executor = None
+        self._thread_pool = None
         self._executor_shutdown_called = False
         self._asyncgens = weakref.WeakSet()
         self._asyncgens_shutdown_called = False
@@ -199,9 +232,10 @@ class Loop(  # type: ignore[misc]
         self._close_child_watches()
         self._close_core()
         self._executor_shutdown_called = True
-        executor, self._default_executor = self._default_executor, None
-        if executor is not None:
-            executor.shutdown(wait=False)
+        for executor in (self._default_executor, self._thread_pool):
+            if executor is not None:
+                executor.shutdown(wait=False)
+        self._default_executor = self._thread_pool = None
 
     # ---- debug mode ----
 
@@ -283,10 +317,15 @@ class Loop(  # type: ignore[misc]
                 raise RuntimeError("Executor shutdown has been called")
             executor = self._default_executor
             if executor is None:
-                executor = concurrent.futures.ThreadPoolExecutor(
-                    thread_name_prefix="asyncio"
-                )
-                self._default_executor = executor
+                pool = self._thread_pool
+                if pool is None:
+                    if _interpreter_exiting:
+                        raise RuntimeError(
+                            "cannot schedule new futures after interpreter shutdown"
+                        )
+                    pool = self._thread_pool = _core.ThreadPool(_default_max_workers())
+                    _thread_pools.add(pool)
+                return pool.submit(self, func, *args)
         return futures.wrap_future(executor.submit(func, *args), loop=self)
 
     def set_default_executor(self, executor):
@@ -298,12 +337,14 @@ class Loop(  # type: ignore[misc]
         """Wait (at most timeout seconds) for the default executor's threads
         to finish; later run_in_executor(None, ...) calls fail."""
         self._executor_shutdown_called = True
-        executor = self._default_executor
-        if executor is None:
+        executors = [
+            e for e in (self._default_executor, self._thread_pool) if e is not None
+        ]
+        if not executors:
             return
         done = self.create_future()
         joiner = threading.Thread(
-            target=self._join_executor, args=(executor, done), daemon=True
+            target=self._join_executors, args=(executors, done), daemon=True
         )
         joiner.start()
         try:
@@ -316,13 +357,15 @@ class Loop(  # type: ignore[misc]
                 RuntimeWarning,
                 stacklevel=2,
             )
-            executor.shutdown(wait=False)
+            for executor in executors:
+                executor.shutdown(wait=False)
         else:
             joiner.join()
 
-    def _join_executor(self, executor, done):
+    def _join_executors(self, executors, done):
         try:
-            executor.shutdown(wait=True)
+            for executor in executors:
+                executor.shutdown(wait=True)
         except Exception as exc:
             if not self.is_closed():
                 self.call_soon_threadsafe(_set_exception_unless_done, done, exc)

@@ -237,6 +237,9 @@ loop_dispatch_entry(LoopObj *self, ca_ready_entry *e)
         return ca_task_run_entry(self->state, self, e);
     case CA_READY_SOCKOP:
         return ca_sockop_run(self, e->obj);
+    case CA_READY_EXEC_RESULT:
+    case CA_READY_EXEC_ERROR:
+        return ca_executor_settle(self, e);
     }
     return 0;
 }

@@ -134,6 +134,12 @@ void ca_signals_close(LoopObj *loop);
 /* dgram.c: adds the DatagramTransport type to the module. */
 int ca_dgram_init(PyObject *mod);
 
+/* executor.c: the C default executor (ThreadPool type). */
+int ca_executor_init(PyObject *mod);
+/* Runs a CA_READY_EXEC_RESULT/ERROR entry: completes the future unless
+ * it is already done (cancelled while fn ran). */
+int ca_executor_settle(LoopObj *loop, ca_ready_entry *e);
+
 /* wakeup.c */
 int ca_wakeup_open(LoopObj *loop);
 void ca_wakeup_signal(LoopObj *loop);

@@ -173,7 +173,8 @@ module_exec(PyObject *mod)
         || module_add_type(mod, &ca_taskref_spec, NULL, &st->TaskRefType) < 0
         || module_add_type(mod, &ca_sockop_spec, NULL, &st->SockOpType) < 0
         || ca_stream_types_init(mod, st) < 0
-        || ca_dgram_init(mod) < 0) {
+        || ca_dgram_init(mod) < 0
+        || ca_executor_init(mod) < 0) {
         return -1;
     }
     if (module_cache_asyncio(st) < 0 || module_cache_registry(st) < 0

@@ -21,6 +21,8 @@ typedef enum {
     CA_READY_TASK_STEP,   /* step task obj, throwing arg if not NULL */
     CA_READY_TASK_WAKEUP, /* wake task obj: the future arg is done */
     CA_READY_SOCKOP,      /* obj: a sock_* operation whose fd is ready */
+    CA_READY_EXEC_RESULT, /* the default executor's fn returned arg for future obj */
+    CA_READY_EXEC_ERROR,  /* ... raised arg */
 } ca_ready_kind;
 
 /* The loop owns one reference to each non-NULL object of a queued entry. */

@@ -29,12 +29,13 @@ typedef enum {
     CA_LIVE_SOCKOP,     /* pending or finished sock_* operations */
     CA_LIVE_WATCHER,    /* fds registered with the reactor */
     CA_LIVE_WRITEBUF,   /* transport write queues with memory allocated */
+    CA_LIVE_WORK,       /* default executor work items, queued or running */
     CA_LIVE_N
 } ca_live_kind;
 
 #define CA_LIVE_NAMES                                                      \
     {"loops", "handles", "timers", "futures", "tasks", "transports",       \
-     "servers", "sock_ops", "watchers", "write_buffers"}
+     "servers", "sock_ops", "watchers", "write_buffers", "work_items"}
 
 typedef struct {
     PyTypeObject *LoopType;
