@@ -475,16 +475,22 @@ print("main done", flush=True)
 """
 
 
-def test_exit_with_an_idle_pool_is_prompt_and_finishes_running_work(impl):
-    started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-c", _EXIT_SCRIPT, impl],
+def _run_script(script, impl):
+    """Run `script` in a fresh interpreter with the implementation's name as
+    its argument; the CompletedProcess, output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-c", script, impl],
         cwd=support.SCRATCH_DIR,
         env=support.subprocess_env(),
         capture_output=True,
         text=True,
         timeout=30,
     )
+
+
+def test_exit_with_an_idle_pool_is_prompt_and_finishes_running_work(impl):
+    started = time.monotonic()
+    proc = _run_script(_EXIT_SCRIPT, impl)
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["main done", "slow job finished"]
@@ -595,14 +601,7 @@ threading.Thread(target=late).start()
 
 
 def test_submit_after_interpreter_exit_began_is_refused_as_by_stock(impl):
-    proc = subprocess.run(
-        [sys.executable, "-c", _LATE_SUBMIT_SCRIPT, impl],
-        cwd=support.SCRATCH_DIR,
-        env=support.subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = _run_script(_LATE_SUBMIT_SCRIPT, impl)
     assert proc.returncode == 0, proc.stderr
     # The loop whose pool existed says "after shutdown" (ThreadPoolExecutor's
     # workers mark it shut down as they leave); a new pool says why.
