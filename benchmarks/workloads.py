@@ -615,7 +615,8 @@ def contextvar_tasks(new_loop, scale):
 @workload
 def to_thread_roundtrips(new_loop, scale):
     """20,000 asyncio.to_thread calls, 8 at a time: each hops to the default
-    executor and back (call_soon_threadsafe, wrap_future, contexts)."""
+    executor and back (on asyncio and uvloop a ThreadPoolExecutor, wrap_future
+    and call_soon_threadsafe; on casyncio its C pool)."""
     n = scaled(20_000, scale)
     width = 8
     loop = new_loop()
