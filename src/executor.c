@@ -27,7 +27,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <errno.h>
 
 /* fn(*args) for dest, a casyncio Future of loop.  The item owns a reference
  * to each, so the outcome can be delivered (or dropped) whatever happened
@@ -52,7 +52,7 @@ typedef struct {
     int shutdown;         /* mu: no new work; workers exit once it is done */
     int nthreads;         /* workers started by this process */
     int max_workers;
-    pid_t pid;            /* the process whose threads nthreads counts */
+    unsigned long forks;  /* ca_forks when nthreads was last right */
     PyObject *threads;    /* list of threading.Thread */
     /* asyncio.futures._convert_future_exc: what wrap_future does to an
      * exception (concurrent's CancelledError becomes asyncio's). */
@@ -215,6 +215,18 @@ pool_run(PoolObj *self, ca_work *w)
 
 /* ---- spawning, shutdown and fork ---- */
 
+/* How many fork()s this process is from the one that loaded the module:
+ * a pthread_atfork child handler counts them, so a pool notices it is in
+ * a child with an integer compare instead of a getpid() system call on
+ * every submit. */
+static unsigned long ca_forks;
+
+static void
+executor_forked_child(void)
+{
+    ca_forks++;
+}
+
 /* A new threading.Thread named like ThreadPoolExecutor(thread_name_prefix=
  * "asyncio") names its workers, running pool._worker. */
 static int
@@ -253,15 +265,14 @@ pool_spawn(PoolObj *self)
 static void
 pool_check_fork(PoolObj *self)
 {
-    pid_t pid = getpid();
-    if (self->pid == pid) {
+    if (self->forks == ca_forks) {
         return;
     }
     pthread_mutex_init(&self->mu, NULL);
     pthread_cond_init(&self->cv, NULL);
     self->idle = 0;
     self->nthreads = 0;
-    self->pid = pid;
+    self->forks = ca_forks;
 }
 
 /* Stops taking work once the queue is empty and wakes the idle workers. */
@@ -435,18 +446,6 @@ pool_shutdown(PoolObj *self, PyObject *const *args, Py_ssize_t nargs,
     Py_RETURN_NONE;
 }
 
-static PyObject *
-pool_get_threads(PoolObj *self, void *c)
-{
-    return PyList_GetSlice(self->threads, 0, PY_SSIZE_T_MAX);
-}
-
-static PyObject *
-pool_get_max_workers(PoolObj *self, void *c)
-{
-    return PyLong_FromLong(self->max_workers);
-}
-
 /* ---- slots ---- */
 
 static PyObject *
@@ -471,7 +470,7 @@ pool_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     }
     self->state = st;
     self->max_workers = max_workers;
-    self->pid = getpid();
+    self->forks = ca_forks;
     pthread_mutex_init(&self->mu, NULL);
     pthread_cond_init(&self->cv, NULL);
     self->threads = PyList_New(0);
@@ -549,13 +548,6 @@ static PyMethodDef pool_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyGetSetDef pool_getset[] = {
-    {"_threads", (getter)pool_get_threads, NULL,
-     "The worker threads started (a copy).", NULL},
-    {"_max_workers", (getter)pool_get_max_workers, NULL, NULL, NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
 static PyMemberDef pool_members[] = {
     {"__weaklistoffset__", T_PYSSIZET, offsetof(PoolObj, weakreflist), READONLY},
     {NULL},
@@ -569,7 +561,6 @@ static PyType_Slot pool_slots[] = {
     {Py_tp_clear, pool_clear},
     {Py_tp_dealloc, pool_dealloc},
     {Py_tp_methods, pool_methods},
-    {Py_tp_getset, pool_getset},
     {Py_tp_members, pool_members},
     {0, NULL},
 };
@@ -584,6 +575,16 @@ static PyType_Spec pool_spec = {
 int
 ca_executor_init(PyObject *mod)
 {
+    static int atfork_registered;
+    if (!atfork_registered) {
+        int err = pthread_atfork(NULL, NULL, executor_forked_child);
+        if (err != 0) {
+            errno = err;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        atfork_registered = 1;
+    }
     PyObject *tp = PyType_FromModuleAndSpec(mod, &pool_spec, NULL);
     if (tp == NULL) {
         return -1;
