@@ -11,6 +11,8 @@ built.
 
 import importlib.util
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -46,6 +48,22 @@ def subprocess_env(base=None):
             p for p in (IMPORT_ROOT, env.get("PYTHONPATH")) if p
         )
     return env
+
+
+def run_python(args, *, env=None, timeout=30):
+    """Run this Python with `args` in the scratch directory, with casyncio
+    importable (env: subprocess_env() unless given); the CompletedProcess,
+    stdout and stderr captured as text.  A non-zero exit is not an error
+    here: callers assert on it."""
+    return subprocess.run(
+        [sys.executable, *args],
+        check=False,
+        cwd=SCRATCH_DIR,
+        env=subprocess_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def path_prelude():

@@ -80,15 +80,7 @@ def subprocess_env():
 
 
 def run(args):
-    return subprocess.run(
-        [sys.executable, *args],
-        check=False,
-        cwd=support.SCRATCH_DIR,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return support.run_python(args, env=subprocess_env(), timeout=TIMEOUT)
 
 
 @functools.cache

@@ -3,8 +3,6 @@ slow-callback warning."""
 
 import logging
 import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -30,15 +28,7 @@ def debug_of_new_loop(impl, args=(), env=None):
         }
     )
     full_env.update(env or {})
-    proc = subprocess.run(
-        [sys.executable, *args, "-c", code],
-        check=False,
-        cwd=support.SCRATCH_DIR,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = support.run_python([*args, "-c", code], env=full_env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 

@@ -5,7 +5,6 @@ import concurrent.futures
 import contextvars
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -478,14 +477,7 @@ print("main done", flush=True)
 def _run_script(script, impl):
     """Run `script` in a fresh interpreter with the implementation's name as
     its argument; the CompletedProcess, output captured as text."""
-    return subprocess.run(
-        [sys.executable, "-c", script, impl],
-        cwd=support.SCRATCH_DIR,
-        env=support.subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    return support.run_python(["-c", script, impl])
 
 
 def test_exit_with_an_idle_pool_is_prompt_and_finishes_running_work(impl):

@@ -332,15 +332,7 @@ def new_loop():
 
 
 def run_ctrlc_script(body, impl):
-    return subprocess.run(
-        [sys.executable, "-c", CTRLC_PRELUDE + textwrap.dedent(body), impl],
-        check=False,
-        cwd=support.SCRATCH_DIR,
-        env=support.subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    return support.run_python(["-c", CTRLC_PRELUDE + textwrap.dedent(body), impl])
 
 
 def test_sigint_handler_installed_by_the_program(impl):

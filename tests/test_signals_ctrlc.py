@@ -6,8 +6,6 @@ run_forever() with Python's default SIGINT handler lets KeyboardInterrupt
 propagate out of run_forever.
 """
 
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -50,17 +48,8 @@ def send_sigint_later(loop):
 
 
 def run_script(body, impl, sender):
-    env = support.subprocess_env()
     code = PRELUDE + textwrap.dedent(body)
-    return subprocess.run(
-        [sys.executable, "-c", code, impl, sender],
-        check=False,
-        cwd=support.SCRATCH_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return support.run_python(["-c", code, impl, sender], timeout=TIMEOUT)
 
 
 SENDERS = pytest.mark.parametrize("sender", ["thread", "call_later"])
