@@ -4,7 +4,9 @@ HTTP benchmark's server answers pipelined and split requests correctly on
 both implementations, and its check of wrk's report rejects a bad run."""
 
 import asyncio
+import json
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -101,8 +103,6 @@ def _run_client(loop, tmp_path, which, flip_at=None, size=3000, conns=3, count=2
     """Run the echo client `which` ("c" or "py") against an echo server on
     `loop` for `count` messages a connection: (exit status, its stdout, its
     stderr)."""
-    import subprocess
-
     if which == "c":
         cmd, why = echo.build_client(str(tmp_path))
         if cmd is None:
@@ -135,8 +135,6 @@ def _run_client(loop, tmp_path, which, flip_at=None, size=3000, conns=3, count=2
 def test_echo_client_counts_whole_messages(loop, tmp_path, which):
     rc, out, err = _run_client(loop, tmp_path, which)
     assert rc == 0, err
-    import json
-
     report = json.loads(out.strip().splitlines()[-1])
     assert report["messages"] == 3 * 20
     assert report["seconds"] > 0
