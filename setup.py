@@ -30,6 +30,7 @@ if os.environ.get("CASYNCIO_SANITIZE") == "1":
            "-fno-sanitize-recover=undefined"]
     compile_args += san + ["-g"]
     link_args += san
+    macros.append(("CA_SANITIZE", "1"))
 
 flavour = "-".join(
     name

@@ -8,9 +8,9 @@
 #include <math.h>
 
 static int
-handle_loop_debug(ca_state *st, PyObject *loop)
+handle_loop_debug(ca_state *st, PyObject *loop, int queued)
 {
-    if (PyObject_TypeCheck(loop, st->LoopType)) {
+    if (queued || PyObject_TypeCheck(loop, st->LoopType)) {
         return ((LoopObj *)loop)->debug;
     }
     PyObject *res = PyObject_CallMethodNoArgs(loop, st->str_get_debug);
@@ -41,12 +41,23 @@ handle_args_tuple(ca_state *st, PyObject *const *args, Py_ssize_t nargs)
 HandleObj *
 ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
               PyObject *callback, PyObject *const *args, Py_ssize_t nargs,
-              PyObject *context)
+              PyObject *context, int queued)
 {
-    HandleObj *h = PyObject_GC_New(HandleObj, tp);
-    if (h == NULL) {
-        return NULL;
+    HandleObj *h;
+#if CA_HANDLE_FREELIST
+    if (st->handle_nfree > 0 && (tp == st->HandleType || tp == st->TimerHandleType)) {
+        h = (HandleObj *)st->handle_free[--st->handle_nfree];
+        (void)PyObject_Init((PyObject *)h, tp);
     }
+    else
+#endif
+    {
+        h = PyObject_GC_New(HandleObj, tp);
+        if (h == NULL) {
+            return NULL;
+        }
+    }
+    h->state = st;
     CA_LIVE_ADD(st, tp == st->TimerHandleType ? CA_LIVE_TIMER : CA_LIVE_HANDLE, 1);
     h->callback = Py_NewRef(callback);
     h->args = NULL;
@@ -58,14 +69,16 @@ ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
     h->when = 0.0;
     h->cancelled = 0;
     h->scheduled = 0;
-    PyObject_GC_Track(h);
+    if (!queued) {
+        PyObject_GC_Track(h);
+    }
 
     h->args = handle_args_tuple(st, args, nargs);
     if (h->args == NULL) {
         goto error;
     }
     if (context == NULL || context == Py_None) {
-        h->context = PyContext_CopyCurrent();
+        h->context = queued ? ca_context_copy() : PyContext_CopyCurrent();
         if (h->context == NULL) {
             goto error;
         }
@@ -74,7 +87,7 @@ ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
         ca_context_expose(context);
         h->context = Py_NewRef(context);
     }
-    int debug = handle_loop_debug(st, loop);
+    int debug = handle_loop_debug(st, loop, queued);
     if (debug < 0) {
         goto error;
     }
@@ -110,7 +123,7 @@ ca_report_callback_error(ca_state *st, PyObject *loop, PyObject *cb,
     if (h == NULL) {
         /* Entries queued without a Handle get one now, for the report's
          * 'handle' key: only on this error path. */
-        h = ca_handle_new(st, st->HandleType, loop, cb, args, nargs, ctx);
+        h = ca_handle_new(st, st->HandleType, loop, cb, args, nargs, ctx, 0);
         if (h == NULL) {
             return -1;
         }
@@ -238,7 +251,7 @@ handle_cancel(HandleObj *self, PyObject *unused)
             Py_DECREF(r);
         }
     }
-    int debug = handle_loop_debug(st, self->loop);
+    int debug = handle_loop_debug(st, self->loop, 0);
     if (debug < 0) {
         return NULL;
     }
@@ -263,6 +276,7 @@ handle_cancelled(HandleObj *self, PyObject *unused)
 static PyObject *
 handle_get_context(HandleObj *self, PyObject *unused)
 {
+    ca_context_expose(self->context);
     return Py_NewRef(self->context);
 }
 
@@ -443,7 +457,7 @@ handle_new_common(PyTypeObject *tp, PyObject *when, PyObject *cb,
         return NULL;
     }
     HandleObj *h = ca_handle_new(st, tp, loop, cb, &PyTuple_GET_ITEM(tup, 0),
-                                 PyTuple_GET_SIZE(tup), context);
+                                 PyTuple_GET_SIZE(tup), context, 0);
     Py_DECREF(tup);
     if (h != NULL) {
         h->when = w;
@@ -509,6 +523,7 @@ handle_get_loop(HandleObj *self, void *c)
 static PyObject *
 handle_get_context_attr(HandleObj *self, void *c)
 {
+    ca_context_expose(self->context);
     return Py_NewRef(self->context);
 }
 
@@ -550,7 +565,7 @@ handle_traverse(HandleObj *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->callback);
     Py_VISIT(self->args);
-    Py_VISIT(self->context);
+    CA_VISIT_CONTEXT(self->context);
     Py_VISIT(self->loop);
     Py_VISIT(self->source_traceback);
     Py_VISIT(self->repr);
@@ -562,7 +577,9 @@ handle_clear(HandleObj *self)
 {
     Py_CLEAR(self->callback);
     Py_CLEAR(self->args);
-    Py_CLEAR(self->context);
+    PyObject *ctx = self->context;
+    self->context = NULL;
+    ca_context_release(ctx);
     Py_CLEAR(self->loop);
     Py_CLEAR(self->source_traceback);
     Py_CLEAR(self->repr);
@@ -589,6 +606,17 @@ handle_dealloc(HandleObj *self)
         PyErr_Clear();
     }
     ca_err_restore(exc);
+#endif
+#if CA_HANDLE_FREELIST
+    /* The types have no finalizer, so the memory can be reused as is; once
+     * the module is cleared the types are NULL and nothing is kept. */
+    ca_state *fst = self->state;
+    if ((tp == fst->HandleType || tp == fst->TimerHandleType)
+        && fst->handle_nfree < CA_HANDLE_FREELIST_MAX) {
+        fst->handle_free[fst->handle_nfree++] = (PyObject *)self;
+        Py_DECREF(tp);
+        return;
+    }
 #endif
     tp->tp_free(self);
     Py_DECREF(tp);

@@ -6,6 +6,14 @@
 
 #include "state.h"
 
+/* Freed handles are kept for reuse (state.h), except on free-threaded
+ * builds and under the sanitizers (CA_SANITIZE). */
+#if !defined(Py_GIL_DISABLED) && !defined(CA_SANITIZE)
+#define CA_HANDLE_FREELIST 1
+#else
+#define CA_HANDLE_FREELIST 0
+#endif
+
 typedef struct {
     PyObject_HEAD
     PyObject *callback;         /* NULL once cancelled */
@@ -15,16 +23,19 @@ typedef struct {
     PyObject *source_traceback; /* NULL unless created in debug mode */
     PyObject *repr;             /* repr kept at cancel() in debug mode */
     PyObject *weakreflist;
+    ca_state *state;
     double when;                /* TimerHandle: the deadline */
     char cancelled;
     char scheduled;             /* TimerHandle: in its loop's heap */
 } HandleObj;
 
 /* A new Handle (or TimerHandle, by `tp`) calling callback(*args[:nargs]) in
- * `context` (NULL or None: a copy of the current one). */
+ * `context` (NULL or None: a copy of the current one).  `queued`: made for
+ * the ready queue or timer heap of `loop`, which is then a LoopObj; the
+ * handle starts untracked (see ca_handle_unqueue). */
 HandleObj *ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
                          PyObject *callback, PyObject *const *args,
-                         Py_ssize_t nargs, PyObject *context);
+                         Py_ssize_t nargs, PyObject *context, int queued);
 /* Runs the callback in its context.  An exception goes to the loop's
  * exception handler; returns -1 with the exception set only for
  * KeyboardInterrupt/SystemExit (or a failing exception handler). */
@@ -99,6 +110,31 @@ ca_context_settle(PyObject *ctx, Py_ssize_t held)
             Py_VISIT(ctx);                                      \
         }                                                       \
     } while (0)
+
+/* Handles the loop makes for its own ready queue and timer heap (call_soon,
+ * call_later, ...) are created untracked by the cyclic GC, and stay so while
+ * the queue or heap holds them.  100k pending callbacks meant 100k more
+ * objects for every young collection to walk: the collector was a quarter
+ * of call_soon's cost.
+ *
+ * Nothing is lost for the collector:
+ * - While only the loop holds a queued handle, the loop's traversal visits
+ *   what the handle refers to, as if the loop held those itself.
+ * - A queued handle that something else also holds (call_later's caller
+ *   kept it) is visited as itself, which the collector ignores: what the
+ *   handle refers to, its loop included, counts as reachable.  That is
+ *   safe, and true while the loop lives.  So that an abandoned loop can
+ *   still be collected, a gc.callbacks hook tracks such handles before
+ *   every full collection (loop.c): gc.collect() sees them.
+ * - When the loop lets go of a handle that is still held elsewhere, the
+ *   handle is tracked (ca_handle_unqueue). */
+static inline void
+ca_handle_unqueue(PyObject *h)
+{
+    if (Py_REFCNT(h) > 1 && !PyObject_GC_IsTracked(h)) {
+        PyObject_GC_Track(h);
+    }
+}
 
 /* Calls cb(*args) inside ctx; -1 with the callback's exception set. */
 int ca_context_call(PyObject *ctx, PyObject *cb, PyObject *const *args,

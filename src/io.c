@@ -207,7 +207,8 @@ io_add(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs, int writer,
         return NULL;
     }
     HandleObj *h = ca_handle_new(loop->state, loop->state->HandleType,
-                                 (PyObject *)loop, args[1], args + 2, nargs - 2, NULL);
+                                 (PyObject *)loop, args[1], args + 2, nargs - 2, NULL,
+                                 0);
     if (h == NULL || io_watch_grow(loop, fd) == NULL) {
         Py_XDECREF(h);
         return NULL;

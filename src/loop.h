@@ -68,6 +68,10 @@ typedef struct {
     char *recv_scratch;       /* sockets.c: sock_recv's buffer, or NULL */
     char recv_large;          /* sockets.c: the last sock_recv was large */
     char *stream_scratch;     /* stream.c: transports' receive buffer, or NULL */
+    /* The module state's list of live loops (borrowed links), which the
+     * gc.callbacks hook walks (handle.h). */
+    PyObject *all_prev;
+    PyObject *all_next;
 } LoopObj;
 
 /* Seconds on the clock of time.monotonic(). */

@@ -237,6 +237,9 @@ module_clear(PyObject *mod)
     while (st->fi_nfree > 0) {
         PyObject_GC_Del(st->fi_free[--st->fi_nfree]);
     }
+    while (st->handle_nfree > 0) {
+        PyObject_GC_Del(st->handle_free[--st->handle_nfree]);
+    }
     return 0;
 }
 

@@ -231,7 +231,7 @@ stream_call_soon(StreamObj *self, PyObject *cb, PyObject *const *args, Py_ssize_
     }
     ca_state *st = stream_state(self);
     HandleObj *h = ca_handle_new(st, st->HandleType, (PyObject *)self->loop, cb, args,
-                                 nargs, NULL);
+                                 nargs, NULL, 1);
     if (h == NULL) {
         return -1;
     }
