@@ -638,7 +638,7 @@ future_await(FutureObj *fut)
     }
     ca_state *st = fut->state;
     FutureIterObj *it;
-#ifndef Py_GIL_DISABLED
+#if CA_FREELISTS
     if (st->fi_nfree > 0) {
         /* One per await: reused rather than allocated (see state.h). */
         it = (FutureIterObj *)st->fi_free[--st->fi_nfree];
@@ -1131,12 +1131,12 @@ static void
 futureiter_dealloc(FutureIterObj *it)
 {
     PyTypeObject *tp = Py_TYPE(it);
-    ca_state *st = it->state;
     PyObject_GC_UnTrack(it);
     Py_CLEAR(it->future);
-#ifndef Py_GIL_DISABLED
+#if CA_FREELISTS
     /* The type has no finalizer, so the memory can be reused as is; once
      * the module is cleared FutureIterType is NULL and nothing is kept. */
+    ca_state *st = it->state;
     if (st != NULL && tp == st->FutureIterType && st->fi_nfree < CA_FI_FREELIST_MAX) {
         st->fi_free[st->fi_nfree++] = (PyObject *)it;
         Py_DECREF(tp);

@@ -44,7 +44,7 @@ ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
               PyObject *context, int queued)
 {
     HandleObj *h;
-#if CA_HANDLE_FREELIST
+#if CA_FREELISTS
     if (st->handle_nfree > 0 && (tp == st->HandleType || tp == st->TimerHandleType)) {
         h = (HandleObj *)st->handle_free[--st->handle_nfree];
         (void)PyObject_Init((PyObject *)h, tp);
@@ -607,7 +607,7 @@ handle_dealloc(HandleObj *self)
     }
     ca_err_restore(exc);
 #endif
-#if CA_HANDLE_FREELIST
+#if CA_FREELISTS
     /* The types have no finalizer, so the memory can be reused as is; once
      * the module is cleared the types are NULL and nothing is kept. */
     ca_state *fst = self->state;

@@ -6,14 +6,6 @@
 
 #include "state.h"
 
-/* Freed handles are kept for reuse (state.h), except on free-threaded
- * builds and under the sanitizers (CA_SANITIZE). */
-#if !defined(Py_GIL_DISABLED) && !defined(CA_SANITIZE)
-#define CA_HANDLE_FREELIST 1
-#else
-#define CA_HANDLE_FREELIST 0
-#endif
-
 typedef struct {
     PyObject_HEAD
     PyObject *callback;         /* NULL once cancelled */
@@ -23,7 +15,7 @@ typedef struct {
     PyObject *source_traceback; /* NULL unless created in debug mode */
     PyObject *repr;             /* repr kept at cancel() in debug mode */
     PyObject *weakreflist;
-    ca_state *state;
+    ca_state *state;            /* borrowed: for the free list */
     double when;                /* TimerHandle: the deadline */
     char cancelled;
     char scheduled;             /* TimerHandle: in its loop's heap */

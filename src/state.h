@@ -37,6 +37,15 @@ typedef enum {
     {"loops", "handles", "timers", "futures", "tasks", "transports",       \
      "servers", "sock_ops", "watchers", "write_buffers", "work_items"}
 
+/* The free lists of the state below are used except on free-threaded
+ * builds, where the GIL does not guard them, and under the sanitizers
+ * (CA_SANITIZE), which must see every free. */
+#if !defined(Py_GIL_DISABLED) && !defined(CA_SANITIZE)
+#define CA_FREELISTS 1
+#else
+#define CA_FREELISTS 0
+#endif
+
 typedef struct {
     PyTypeObject *LoopType;
     PyTypeObject *HandleType;
@@ -125,18 +134,18 @@ typedef struct {
     PyObject *kwnames_context;        /* ("context",) for vectorcalls */
     PyObject *empty_tuple;
 
-    /* Freed FutureIter objects (one is made per await of a Future), kept
-     * for reuse: allocating and freeing one cost ~250 instructions per
-     * await on 3.11.  Raw memory, no references; freed in module_clear.
-     * Not on free-threaded builds, where the GIL does not guard it. */
+    /* Free lists (CA_FREELISTS): freed objects kept for reuse, as raw
+     * memory holding no references, freed in module_clear.
+     *
+     * FutureIter objects (one is made per await of a Future): allocating
+     * and freeing one cost ~250 instructions per await on 3.11. */
 #define CA_FI_FREELIST_MAX 64
     PyObject *fi_free[CA_FI_FREELIST_MAX];
     int fi_nfree;
 
-    /* Freed Handle and TimerHandle objects (one struct serves both), kept
-     * the same way: call_soon's malloc and free cost ~500 instructions per
-     * callback on 3.12, and every allocation counts towards the next young
-     * collection.  Not under the sanitizers, which must see each free. */
+    /* Handle and TimerHandle objects (one struct serves both): call_soon's
+     * malloc and free cost ~500 instructions per callback on 3.12, and every
+     * allocation counts towards the next young collection. */
 #define CA_HANDLE_FREELIST_MAX 256
     PyObject *handle_free[CA_HANDLE_FREELIST_MAX];
     int handle_nfree;

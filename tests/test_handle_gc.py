@@ -19,6 +19,7 @@ import warnings
 import weakref
 
 import pytest
+from conftest import make_loop
 
 
 class Owner:
@@ -32,12 +33,9 @@ class Owner:
         self.calls += 1
 
 
-def abandon_all(factory):
-    """Forgets the loops new_loop() made, unclosed, and collects once (as
-    asyncio needs); asyncio's loops warn in __del__."""
-    for cell in factory.__closure__:
-        if isinstance(cell.cell_contents, list):
-            cell.cell_contents.clear()
+def collect_unclosed():
+    """One gc.collect(), as asyncio needs; asyncio's loops warn in __del__
+    when they were not closed."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
@@ -56,25 +54,23 @@ def schedule(request):
     return SCHEDULERS[request.param]
 
 
-def test_abandoned_loop_with_a_pending_callback_on_itself_is_collected(
-    new_loop, schedule
-):
-    loop = new_loop()
+def test_abandoned_loop_with_a_pending_callback_on_itself_is_collected(impl, schedule):
+    loop = make_loop(impl)
     schedule(loop, loop.stop)  # loop -> queue -> handle -> loop.stop -> loop
     ref = weakref.ref(loop)
     del loop
-    abandon_all(new_loop)
+    collect_unclosed()
     assert ref() is None
 
 
-def test_abandoned_loop_with_a_kept_handle_in_a_cycle_is_collected(new_loop, schedule):
-    loop = new_loop()
+def test_abandoned_loop_with_a_kept_handle_in_a_cycle_is_collected(impl, schedule):
+    loop = make_loop(impl)
     owner = Owner()
     owner.loop = loop
     owner.handle = schedule(loop, owner.method)  # owner -> handle -> owner
     loop_ref, owner_ref = weakref.ref(loop), weakref.ref(owner)
     del loop, owner
-    abandon_all(new_loop)
+    collect_unclosed()
     assert loop_ref() is None
     assert owner_ref() is None
 
