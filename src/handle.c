@@ -61,6 +61,7 @@ ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
     CA_LIVE_ADD(st, tp == st->TimerHandleType ? CA_LIVE_TIMER : CA_LIVE_HANDLE, 1);
     h->callback = Py_NewRef(callback);
     h->args = NULL;
+    h->nargv = 0;
     h->context = NULL;
     h->loop = Py_NewRef(loop);
     h->source_traceback = NULL;
@@ -73,8 +74,13 @@ ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
         PyObject_GC_Track(h);
     }
 
-    h->args = handle_args_tuple(st, args, nargs);
-    if (h->args == NULL) {
+    if (nargs <= CA_HANDLE_ARGV) {
+        for (Py_ssize_t i = 0; i < nargs; i++) {
+            h->argv[i] = Py_NewRef(args[i]);
+        }
+        h->nargv = (char)nargs;
+    }
+    else if ((h->args = handle_args_tuple(st, args, nargs)) == NULL) {
         goto error;
     }
     if (context == NULL || context == Py_None) {
@@ -105,12 +111,45 @@ error:
     return NULL;
 }
 
+/* Drops the arguments, wherever they are. */
+static void
+handle_clear_args(HandleObj *h)
+{
+    Py_CLEAR(h->args);
+    while (h->nargv > 0) {
+        h->nargv--;
+        Py_CLEAR(h->argv[(int)h->nargv]);
+    }
+}
+
+/* Moves the arguments into a tuple, `args`, unless they are there already
+ * or the handle is cancelled.  -1 with an exception on failure. */
+static int
+handle_pack_args(HandleObj *h)
+{
+    if (h->args != NULL || h->callback == NULL) {
+        return 0;
+    }
+    int n = h->nargv;
+    PyObject *tup = PyTuple_New(n);
+    if (tup == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(tup, i, h->argv[i]);
+        h->argv[i] = NULL;
+    }
+    h->nargv = 0;
+    h->args = tup;
+    return 0;
+}
+
 void
 ca_handle_mark_cancelled(HandleObj *h)
 {
     h->cancelled = 1;
     Py_CLEAR(h->callback);
-    Py_CLEAR(h->args);
+    handle_clear_args(h);
 }
 
 int
@@ -206,17 +245,35 @@ ca_handle_run(ca_state *st, HandleObj *h)
     }
     /* Beware: the callback may cancel its own handle, which drops these. */
     PyObject *cb = Py_NewRef(h->callback);
-    PyObject *args = Py_NewRef(h->args);
     PyObject *ctx = Py_NewRef(h->context);
-    PyObject *const *items = &PyTuple_GET_ITEM(args, 0);
-    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    PyObject *args = Py_XNewRef(h->args);
+    PyObject *argv[CA_HANDLE_ARGV];
+    PyObject *const *items = argv;
+    Py_ssize_t n;
+    if (args != NULL) {
+        items = &PyTuple_GET_ITEM(args, 0);
+        n = PyTuple_GET_SIZE(args);
+    }
+    else {
+        n = h->nargv;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            argv[i] = Py_NewRef(h->argv[i]);
+        }
+    }
     int rc = ca_context_call(ctx, cb, items, n);
     if (rc < 0) {
         rc = ca_callback_settle(st, h->loop, cb, items, n, ctx, h);
     }
     Py_DECREF(cb);
-    Py_DECREF(args);
     Py_DECREF(ctx);
+    if (args != NULL) {
+        Py_DECREF(args);
+    }
+    else {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_DECREF(argv[i]);
+        }
+    }
     return rc;
 }
 
@@ -337,9 +394,10 @@ handle_repr_info(ca_state *st, HandleObj *self)
         }
     }
     if (self->callback != NULL
-        && handle_append_new(info, PyObject_CallFunctionObjArgs(
-               st->format_callback_source, self->callback, self->args,
-               NULL)) < 0) {
+        && (handle_pack_args(self) < 0
+            || handle_append_new(info, PyObject_CallFunctionObjArgs(
+                   st->format_callback_source, self->callback, self->args,
+                   NULL)) < 0)) {
         goto error;
     }
     if (self->source_traceback != NULL && PyList_Check(self->source_traceback)
@@ -403,6 +461,9 @@ timerhandle_richcompare(HandleObj *self, PyObject *other, int op)
     HandleObj *o = (HandleObj *)other;
     int eq = self->when == o->when && self->cancelled == o->cancelled;
     if (eq && (PyObject *)self != other) {
+        if (handle_pack_args(self) < 0 || handle_pack_args(o) < 0) {
+            return NULL;
+        }
         PyObject *a = PyTuple_Pack(2, self->callback ? self->callback : Py_None,
                                    self->args ? self->args : Py_None);
         PyObject *b = a ? PyTuple_Pack(2, o->callback ? o->callback : Py_None,
@@ -511,6 +572,9 @@ handle_get_callback(HandleObj *self, void *c)
 static PyObject *
 handle_get_args(HandleObj *self, void *c)
 {
+    if (handle_pack_args(self) < 0) {
+        return NULL;
+    }
     return handle_get_or_none(self->args);
 }
 
@@ -565,6 +629,9 @@ handle_traverse(HandleObj *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->callback);
     Py_VISIT(self->args);
+    for (int i = 0; i < self->nargv; i++) {
+        Py_VISIT(self->argv[i]);
+    }
     CA_VISIT_CONTEXT(self->context);
     Py_VISIT(self->loop);
     Py_VISIT(self->source_traceback);
@@ -576,7 +643,7 @@ static int
 handle_clear(HandleObj *self)
 {
     Py_CLEAR(self->callback);
-    Py_CLEAR(self->args);
+    handle_clear_args(self);
     PyObject *ctx = self->context;
     self->context = NULL;
     ca_context_release(ctx);

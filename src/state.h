@@ -148,7 +148,7 @@ typedef struct {
      * allocation counts towards the next young collection.  Sized for a
      * burst of a couple of thousand callbacks between two loop iterations
      * (one per ready connection, say): with 256, a burst of 1,000 reused
-     * only a quarter.  At most 2048 * 112 bytes kept. */
+     * only a quarter.  At most 2048 * 128 bytes kept. */
 #define CA_HANDLE_FREELIST_MAX 2048
     PyObject *handle_free[CA_HANDLE_FREELIST_MAX];
     int handle_nfree;

@@ -191,3 +191,90 @@ def test_reused_handles_behave_as_new(loop):
     assert fresh.cancelled() is False
     assert "append" in repr(fresh)
     fresh.cancel()
+
+
+# Handles keep up to two arguments in themselves and more in a tuple
+# (src/handle.h); each test below runs on both sides of that line.
+ARG_COUNTS = [1, 2, 3]
+
+SCHEDULERS_WITH_ARGS = {
+    "call_soon": lambda loop, cb, *args: loop.call_soon(cb, *args),
+    "call_later": lambda loop, cb, *args: loop.call_later(3600, cb, *args),
+}
+
+
+@pytest.fixture(params=list(SCHEDULERS_WITH_ARGS))
+def schedule_args(request):
+    return SCHEDULERS_WITH_ARGS[request.param]
+
+
+def ignore(*args):
+    pass
+
+
+@pytest.mark.parametrize("nargs", ARG_COUNTS)
+def test_abandoned_loop_in_a_pending_callbacks_arguments_is_collected(
+    impl, schedule_args, nargs
+):
+    loop = make_loop(impl)
+    schedule_args(loop, ignore, *[loop] * nargs)  # loop -> handle -> args -> loop
+    ref = weakref.ref(loop)
+    del loop
+    collect_unclosed()
+    assert ref() is None
+
+
+@pytest.mark.parametrize("nargs", ARG_COUNTS)
+def test_kept_handle_in_a_cycle_through_its_arguments_is_collected(
+    loop, schedule_args, nargs
+):
+    owner, cancelled = Owner(), Owner()
+    owner.handle = schedule_args(loop, ignore, *[owner] * nargs)
+    cancelled.handle = schedule_args(loop, ignore, *[cancelled] * nargs)
+    cancelled.handle.cancel()
+    refs = [weakref.ref(owner), weakref.ref(cancelled)]
+    del owner, cancelled
+    for _ in range(2):
+        gc.collect()
+    assert refs[0]() is not None  # still pending: the loop will run it
+    assert refs[1]() is None
+    loop.close()  # drops what did not run
+    gc.collect()
+    assert refs[0]() is None
+
+
+@pytest.mark.parametrize("nargs", ARG_COUNTS)
+def test_pending_callbacks_arguments_survive_collections(loop, nargs):
+    seen = []
+
+    class Node:
+        def __init__(self, i):
+            self.i = i
+            self.me = self
+
+    def record(*nodes):
+        seen.append(tuple(n.i for n in nodes))
+
+    for i in range(300):
+        loop.call_soon(record, *[Node(i)] * nargs)
+        loop.call_later(0, record, *[Node(1000 + i)] * nargs)
+    for _ in range(2):
+        gc.collect()
+    loop.run_until_complete(asyncio.sleep(0.01))
+    expected = [(i,) * nargs for i in range(300)]
+    expected += [(1000 + i,) * nargs for i in range(300)]
+    assert sorted(seen) == expected
+
+
+def test_reused_handles_keep_their_own_arguments(loop):
+    """Freed handles with 0-4 arguments reused for calls with a different
+    number: each call gets exactly its own."""
+    got = []
+    for round_ in range(3):
+        for i in range(500):
+            args = tuple(range(round_ + i % 5))
+            handle = loop.call_soon(lambda *a: got.append(a), *args)
+            assert handle._args == args
+        loop.run_until_complete(asyncio.sleep(0))
+    expected = [tuple(range(round_ + i % 5)) for round_ in range(3) for i in range(500)]
+    assert got == expected

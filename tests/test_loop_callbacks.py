@@ -1,7 +1,10 @@
 """call_soon, Handle, callback contexts and exceptions raised by callbacks."""
 
 import contextvars
+import functools
+import gc
 import sys
+import weakref
 
 import pytest
 
@@ -37,6 +40,54 @@ def test_call_soon_with_no_args_calls_without_args(loop):
     loop.call_soon(lambda *args: got.append(args))
     run_once(loop)
     assert got == [()]
+
+
+@pytest.mark.parametrize("nargs", [0, 1, 2, 3, 5])
+def test_handle_args_attribute_as_asyncio(loop, nargs):
+    """Handle._args (what asyncio's formatting and debuggers read): the
+    arguments as a tuple, the same after the call, None once cancelled."""
+    args = tuple(f"a{i}" for i in range(nargs))
+    got = []
+    handle = loop.call_soon(lambda *a: got.append(a), *args)
+    assert handle._args == args
+    assert handle._args is handle._args
+    assert "lambda" in repr(handle)  # (3.13 shows the arguments in debug mode only)
+    run_once(loop)
+    assert got == [args]
+    assert handle._args == args
+    handle.cancel()
+    assert handle._args is None
+    timer = loop.call_later(3600, print, *args)
+    assert timer._args == args
+    timer.cancel()
+    assert timer._args is None
+
+
+@pytest.mark.parametrize("nargs", [1, 2, 3])
+def test_callback_cancelling_its_own_handle_keeps_its_arguments(loop, nargs):
+    """cancel() drops the handle's references to the arguments; the call in
+    progress keeps its own until it returns, and then lets them go."""
+    holder = {}
+    refs = []
+
+    class Arg:
+        def __init__(self, i):
+            self.i = i
+
+    def callback(*objs):
+        refs.extend(weakref.ref(o) for o in objs)
+        holder["handle"].cancel()
+        assert holder["handle"]._args is None
+        assert [o.i for o in objs] == list(range(nargs))
+
+    # functools.partial: a C caller between the loop and the function.
+    holder["handle"] = loop.call_soon(
+        functools.partial(callback), *[Arg(i) for i in range(nargs)]
+    )
+    run_once(loop)
+    assert len(refs) == nargs
+    gc.collect()
+    assert [r() for r in refs] == [None] * nargs
 
 
 # ---- Handle ----
