@@ -50,9 +50,9 @@ ca_loop_check_closed(LoopObj *loop)
     return 0;
 }
 
-int
-ca_loop_schedule(LoopObj *loop, int kind, PyObject *obj, PyObject *arg,
-                 PyObject *ctx)
+/* ca_loop_schedule's body, inlined where call_soon uses it. */
+static inline int
+loop_push(LoopObj *loop, int kind, PyObject *obj, PyObject *arg, PyObject *ctx)
 {
     int err = ca_readyq_push(&loop->ready, kind, obj, arg, ctx);
     if (err < 0) {
@@ -63,6 +63,13 @@ ca_loop_schedule(LoopObj *loop, int kind, PyObject *obj, PyObject *arg,
     Py_XINCREF(arg);
     Py_XINCREF(ctx);
     return 0;
+}
+
+int
+ca_loop_schedule(LoopObj *loop, int kind, PyObject *obj, PyObject *arg,
+                 PyObject *ctx)
+{
+    return loop_push(loop, kind, obj, arg, ctx);
 }
 
 void
@@ -302,11 +309,21 @@ static int
 loop_run_entry(LoopObj *self, ca_ready_entry *e)
 {
     int rc = 0;
-    if (e->kind != CA_READY_HANDLE || !((HandleObj *)e->obj)->cancelled) {
-        rc = self->debug ? loop_dispatch_entry_debug(self, e)
-                         : loop_dispatch_entry(self, e);
+    int handle = e->kind == CA_READY_HANDLE;
+    if (handle && ((HandleObj *)e->obj)->cancelled) {
+        /* skipped */
     }
-    if (e->kind == CA_READY_HANDLE) {
+    else if (self->debug) {
+        rc = loop_dispatch_entry_debug(self, e);
+    }
+    else if (handle) {
+        /* The most common entry, without loop_dispatch_entry's switch. */
+        rc = ca_handle_run(self->state, (HandleObj *)e->obj);
+    }
+    else {
+        rc = loop_dispatch_entry(self, e);
+    }
+    if (handle) {
         ca_handle_unqueue(e->obj);
     }
     Py_DECREF(e->obj);
@@ -440,7 +457,7 @@ loop_schedule_soon(LoopObj *self, PyObject *cb, PyObject *const *args,
     if (h == NULL) {
         return NULL;
     }
-    if (ca_loop_schedule(self, CA_READY_HANDLE, (PyObject *)h, NULL, NULL) < 0) {
+    if (loop_push(self, CA_READY_HANDLE, (PyObject *)h, NULL, NULL) < 0) {
         Py_DECREF(h);
         return NULL;
     }
@@ -452,6 +469,11 @@ loop_call_soon(LoopObj *self, PyObject *const *args, Py_ssize_t nargsf,
                PyObject *kwnames)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    /* The common call, without context= on an open loop outside debug mode,
+     * needs none of the checks below. */
+    if (kwnames == NULL && nargs >= 1 && !self->closed && !self->debug) {
+        return loop_schedule_soon(self, args[0], args + 1, nargs - 1, Py_None);
+    }
     PyObject *context;
     if (loop_parse_schedule_args("call_soon", args, nargs, kwnames, 0, NULL,
                                  &context) < 0

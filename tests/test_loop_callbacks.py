@@ -281,6 +281,43 @@ def test_exception_in_callback_goes_to_exception_handler(loop):
     assert ctx["handle"] is handle
 
 
+@pytest.mark.parametrize(
+    ("name", "message", "cause"),
+    [
+        (
+            "return_null_without_error",
+            "returned NULL without setting an exception",
+            None,
+        ),
+        (
+            "return_result_with_error",
+            "returned a result with an exception set",
+            ValueError,
+        ),
+    ],
+)
+def test_c_callback_breaking_the_call_protocol_is_a_system_error(
+    loop, name, message, cause
+):
+    """A C callable that returns NULL without an exception, or a result with
+    one set, is reported as the SystemError CPython's call check raises, and
+    the loop goes on with no exception left set."""
+    callback = getattr(pytest.importorskip("_testcapi"), name)
+    contexts = []
+    ran = []
+    loop.set_exception_handler(lambda lp, ctx: contexts.append(ctx))
+    handle = loop.call_soon(callback)
+    loop.call_soon(ran.append, "after")
+    run_once(loop)
+    assert ran == ["after"]
+    assert len(contexts) == 1
+    exc = contexts[0]["exception"]
+    assert type(exc) is SystemError
+    assert str(exc) == f"{callback!r} {message}"
+    assert type(exc.__cause__) is (cause or type(None))
+    assert contexts[0]["handle"] is handle
+
+
 def test_loop_keeps_running_after_exception_in_callback(loop):
     contexts = []
     ran = []
