@@ -407,7 +407,8 @@ loop_check_callback(LoopObj *self, PyObject *cb, const char *method)
 }
 
 static int
-loop_check_schedule(LoopObj *self, PyObject *cb, const char *method, int any_thread)
+loop_check_schedule_slow(LoopObj *self, PyObject *cb, const char *method,
+                         int any_thread)
 {
     if (ca_loop_check_closed(self) < 0) {
         return -1;
@@ -421,14 +422,23 @@ loop_check_schedule(LoopObj *self, PyObject *cb, const char *method, int any_thr
     return 0;
 }
 
-/* Splits (callback, *args, context=None); `nfixed` leading positionals
- * (call_later's delay, call_at's when) come before the callback. */
-static int
-loop_parse_schedule_args(const char *method, PyObject *const *args,
-                         Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t nfixed,
-                         const char *fixed_names, PyObject **context)
+/* The checks of call_soon() and the like; inline for the common case, an
+ * open loop outside debug mode, which has nothing to check. */
+static inline int
+loop_check_schedule(LoopObj *self, PyObject *cb, const char *method, int any_thread)
 {
-    *context = Py_None;
+    if (!self->closed && !self->debug) {
+        return 0;
+    }
+    return loop_check_schedule_slow(self, cb, method, any_thread);
+}
+
+static int
+loop_parse_schedule_args_slow(const char *method, PyObject *const *args,
+                              Py_ssize_t nargs, PyObject *kwnames,
+                              Py_ssize_t nfixed, const char *fixed_names,
+                              PyObject **context)
+{
     if (nargs < nfixed + 1) {
         PyErr_Format(PyExc_TypeError,
                      "%s() missing required positional argument: '%s'", method,
@@ -446,6 +456,22 @@ loop_parse_schedule_args(const char *method, PyObject *const *args,
         *context = args[nargs + i];
     }
     return 0;
+}
+
+/* Splits (callback, *args, context=None); `nfixed` leading positionals
+ * (call_later's delay, call_at's when) come before the callback.  Inline
+ * for the common case, no keyword and the callback given. */
+static inline int
+loop_parse_schedule_args(const char *method, PyObject *const *args,
+                         Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t nfixed,
+                         const char *fixed_names, PyObject **context)
+{
+    *context = Py_None;
+    if (kwnames == NULL && nargs > nfixed) {
+        return 0;
+    }
+    return loop_parse_schedule_args_slow(method, args, nargs, kwnames, nfixed,
+                                         fixed_names, context);
 }
 
 static PyObject *
@@ -469,11 +495,6 @@ loop_call_soon(LoopObj *self, PyObject *const *args, Py_ssize_t nargsf,
                PyObject *kwnames)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    /* The common call, without context= on an open loop outside debug mode,
-     * needs none of the checks below. */
-    if (kwnames == NULL && nargs >= 1 && !self->closed && !self->debug) {
-        return loop_schedule_soon(self, args[0], args + 1, nargs - 1, Py_None);
-    }
     PyObject *context;
     if (loop_parse_schedule_args("call_soon", args, nargs, kwnames, 0, NULL,
                                  &context) < 0
