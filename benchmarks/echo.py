@@ -4,11 +4,13 @@
     python benchmarks/echo.py [--rounds N] [--seconds S] [--impls ...]
                               [--modes protocol,streams,sock] [--families tcp,unix]
                               [--sizes 1,10,100] [--conns N] [--window W] [--py-client]
-                              [--json FILE]
+                              [--default-malloc] [--json FILE]
 
 For every (family, size, mode) and round, each implementation in turn serves
 echo in its own process (`echo.py --serve IMPL MODE FD`, handed a listening
-socket the parent made), and a client process keeps WINDOW messages of SIZE
+socket the parent made; before serving it frees one 4 MiB block so that
+glibc's malloc is in the same state under every loop, see
+servers.settle_malloc; --default-malloc leaves it as it starts), and a client process keeps WINDOW messages of SIZE
 KiB in flight on each of CONNS connections for SECONDS, checking every echoed
 byte against what it sent.  The client is a small C epoll program compiled
 here with the system C compiler (CLIENT_C), so that it costs the machine
@@ -47,7 +49,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from servers import cpu_seconds, new_loop, probe, ratio_table  # noqa: E402
+from servers import (  # noqa: E402
+    cpu_seconds,
+    new_loop,
+    probe,
+    ratio_table,
+    settle_malloc,
+)
 
 IMPLS = ("casyncio", "asyncio", "uvloop", "limit")
 MODES = ("protocol", "streams", "sock")
@@ -100,9 +108,11 @@ def serve_sock(asyncio, loop, lsock, unix):
     return loop.create_task(accept())
 
 
-def serve(impl: str, mode: str, fd: int) -> int:
+def serve(impl: str, mode: str, fd: int, settle: bool = True) -> int:
     import asyncio
 
+    if settle:
+        settle_malloc()
     lsock = socket.socket(fileno=fd)
     unix = lsock.family == socket.AF_UNIX
     loop = new_loop(impl)
@@ -532,6 +542,8 @@ def run_one(impl, mode, family, size_kib, args, limit_cmd, tmp, count=0) -> dict
         cmd = [*limit_cmd, str(fd)]
     else:
         cmd = [sys.executable, __file__, "--serve", impl, mode, str(fd)]
+        if args.default_malloc:
+            cmd.append("--default-malloc")
     cmd = args.wrap.split() + cmd
     server = subprocess.Popen(
         cmd,
@@ -660,6 +672,12 @@ def main(argv=None) -> int:
         action="store_true",
         help="use the Python client even when the C one can be built",
     )
+    p.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="serve with glibc's malloc as a fresh process has it, rather than"
+        " settled the same way for every implementation (servers.settle_malloc)",
+    )
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)
     impls = [i for i in args.impls.split(",") if i]
@@ -749,7 +767,14 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        sys.exit(serve(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+        sys.exit(
+            serve(
+                sys.argv[2],
+                sys.argv[3],
+                int(sys.argv[4]),
+                settle="--default-malloc" not in sys.argv[5:],
+            )
+        )
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
         addr = sys.argv[2]
         if ":" in addr and not addr.startswith("/"):

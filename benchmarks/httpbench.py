@@ -7,8 +7,8 @@
 
 For every mode and round, each implementation in turn serves HTTP in its own
 process (`httpbench.py --serve IMPL MODE FD`, handed a listening TCP socket
-the parent made) while `wrk` (Debian package `wrk`) loads it for the given
-duration. The server answers `GET /` with "Hello, world!" and anything else
+the parent made, glibc's malloc settled as in echo.py) while `wrk` (Debian
+package `wrk`) loads it for the given duration. The server answers `GET /` with "Hello, world!" and anything else
 with a 404; it parses every request (request line, headers to the blank
 line, Content-Length bodies, keep-alive), so pipelined requests and requests
 split across reads are answered correctly. Modes: `protocol` (an
@@ -48,7 +48,13 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from servers import cpu_seconds, new_loop, probe, ratio_table  # noqa: E402
+from servers import (  # noqa: E402
+    cpu_seconds,
+    new_loop,
+    probe,
+    ratio_table,
+    settle_malloc,
+)
 
 IMPLS = ("casyncio", "asyncio", "uvloop")
 MODES = ("protocol", "streams")
@@ -246,6 +252,7 @@ async def start(mode: str, lsock: socket.socket, stats: Stats):
 def serve(impl: str, mode: str, fd: int) -> int:
     """The server process: serve until stdin's EOF, then print the requests
     answered, the CPU time used meanwhile and any loop errors."""
+    settle_malloc()  # the same allocator state under every loop
     lsock = socket.socket(fileno=fd)
     loop = new_loop(impl)
     asyncio.set_event_loop(loop)

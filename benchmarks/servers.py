@@ -1,6 +1,7 @@
 """What the server benchmarks (echo.py, httpbench.py) share: the loop of
-each implementation, the server process's CPU time, a check that an
-implementation can be used here, and the table of medians and ratios."""
+each implementation, the allocator's state before serving, the server
+process's CPU time, a check that an implementation can be used here, and
+the table of medians and ratios."""
 
 from __future__ import annotations
 
@@ -23,6 +24,36 @@ def new_loop(impl: str):
 
     factory, _ = workloads.IMPLS[impl]()
     return factory()
+
+
+# What a server process allocates and frees once before it serves.
+SETTLE_BYTES = 4 << 20
+
+
+def settle_malloc() -> None:
+    """Puts glibc's malloc into the state a long-running process reaches
+    once it has freed a large block, the same for every implementation.
+
+    glibc serves blocks of 128 KiB or more with mmap until the program frees
+    one such block; then it serves blocks up to that size from the heap and
+    keeps up to twice that size of free heap before giving memory back
+    (M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, adjusted on that free).  Which
+    of the two states a fresh server is in depends on its history, not on
+    its loop, and it moves the figures more than the loops do:
+    - asyncio's transports receive into a 256 KiB bytes object and shrink
+      it, which (mmap'd, shrunk with mremap, freed small) never moves the
+      threshold; every read is then an mmap, an mremap, a munmap and page
+      faults.  At TCP 1 KiB asyncio's protocol server measured 17.8 us a
+      message before the threshold moved, 5.7 after (2026-11-28, 3.12).
+    - asyncio's StreamReader grows and shrinks its bytearray by about a
+      message per read; with the heap trimmed back after each round, the
+      copy into it touches fresh pages: about 20 page faults per 100 KiB
+      message on every loop, half the server's CPU (streams, TCP 100 KiB:
+      146-201 us a message on the three loops before, 79-111 after).
+    Freeing one block of SETTLE_BYTES moves glibc to the second state (the
+    threshold to 4 MiB, the trim threshold to 8 MiB) for every loop alike;
+    elsewhere than on glibc it changes nothing that matters."""
+    bytes(SETTLE_BYTES)
 
 
 def cpu_seconds() -> float:
