@@ -27,7 +27,9 @@ sock_sendall, a task per connection).  The `limit` implementation is a
 minimal C epoll echo server compiled here with the system C compiler (skipped
 with a line saying so when there is none): the floor for the server's cost,
 and the check that the client is not the bottleneck (it should echo clearly
-more than the fastest Python server).
+more than the fastest Python server).  `limit_uring` (only when asked for in
+--impls; it needs liburing's header and library, Debian's liburing-dev) is
+the same floor on io_uring instead of epoll.
 
 Exit status: 0 when every run succeeded, 1 when a run failed (a server or
 client error, or an echo that differs from what was sent).
@@ -57,7 +59,8 @@ from servers import (  # noqa: E402
     settle_malloc,
 )
 
-IMPLS = ("casyncio", "asyncio", "uvloop", "limit")
+IMPLS = ("casyncio", "asyncio", "uvloop", "limit", "limit_uring")
+DEFAULT_IMPLS = ("casyncio", "asyncio", "uvloop", "limit")
 MODES = ("protocol", "streams", "sock")
 FAMILIES = ("tcp", "unix")
 READ_SIZE = 256 * 1024
@@ -231,8 +234,95 @@ int main(int argc, char **argv) {
 }
 """
 
+# The same floor on io_uring: per connection a recv, then a send of what it
+# brought (again while short), then the next recv; every round submits what
+# the last one queued and waits for at least one completion.
 
-def build_c(workdir: str, name: str, source: str, what: str):
+LIMIT_URING_C = r"""
+#define _GNU_SOURCE
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BUFSZ (256 * 1024)
+enum { OP_ACCEPT = 1, OP_RECV = 2, OP_SEND = 3, OP_STDIN = 4 };
+typedef struct { int fd; char *buf; size_t len, off; } conn;
+static struct io_uring ring;
+static double cpu(void) {
+    struct rusage r; getrusage(RUSAGE_SELF, &r);
+    return r.ru_utime.tv_sec + r.ru_stime.tv_sec +
+           (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
+static struct io_uring_sqe *sqe(int op, conn *c) {
+    struct io_uring_sqe *e = io_uring_get_sqe(&ring);
+    if (!e) { io_uring_submit(&ring); e = io_uring_get_sqe(&ring); }
+    io_uring_sqe_set_data64(e, (uint64_t)(uintptr_t)c | (uint64_t)op);
+    return e;
+}
+static void want_recv(conn *c) {
+    io_uring_prep_recv(sqe(OP_RECV, c), c->fd, c->buf, BUFSZ, 0);
+}
+static void want_send(conn *c) {
+    io_uring_prep_send(sqe(OP_SEND, c), c->fd, c->buf + c->off, c->len - c->off,
+                       MSG_NOSIGNAL);
+}
+static void drop(conn *c) { close(c->fd); free(c->buf); free(c); }
+int main(int argc, char **argv) {
+    int lfd = atoi(argv[1]);
+    char stop[16];
+    if (io_uring_queue_init(1024, &ring, 0) < 0) { perror("io_uring"); return 1; }
+    io_uring_prep_accept(sqe(OP_ACCEPT, NULL), lfd, NULL, NULL, 0);
+    io_uring_prep_read(sqe(OP_STDIN, NULL), 0, stop, sizeof stop, 0);
+    printf("ready\n"); fflush(stdout);
+    double t0 = cpu();
+    for (;;) {
+        io_uring_submit_and_wait(&ring, 1);
+        struct io_uring_cqe *cqe;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&ring, head, cqe) {
+            seen++;
+            int op = (int)(cqe->user_data & 7), res = cqe->res;
+            conn *c = (conn *)(uintptr_t)(cqe->user_data & ~(uint64_t)7);
+            if (op == OP_STDIN) {
+                printf("{\"cpu\": %f, \"errors\": []}\n", cpu() - t0);
+                return 0;
+            } else if (op == OP_ACCEPT) {
+                if (res >= 0) {
+                    int one = 1;
+                    setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    conn *n = aligned_alloc(8, sizeof(conn));
+                    n->fd = res; n->buf = malloc(BUFSZ); n->len = n->off = 0;
+                    want_recv(n);
+                }
+                io_uring_prep_accept(sqe(OP_ACCEPT, NULL), lfd, NULL, NULL, 0);
+            } else if (op == OP_RECV) {
+                if (res <= 0) { drop(c); continue; }
+                c->len = (size_t)res; c->off = 0; want_send(c);
+            } else if (op == OP_SEND) {
+                if (res < 0) { drop(c); continue; }
+                c->off += (size_t)res;
+                if (c->off < c->len) want_send(c); else want_recv(c);
+            }
+        }
+        io_uring_cq_advance(&ring, seen);
+    }
+}
+"""
+
+# The C floors: implementation name -> (source, what it is, libraries).
+FLOORS = {
+    "limit": (LIMIT_C, "C epoll echo server", []),
+    "limit_uring": (LIMIT_URING_C, "C io_uring echo server", ["-luring"]),
+}
+
+
+def build_c(workdir: str, name: str, source: str, what: str, libs=()):
     """Compile `source` as workdir/name: ([the executable], what it is), or
     (None, why not)."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
@@ -242,15 +332,16 @@ def build_c(workdir: str, name: str, source: str, what: str):
     exe = Path(workdir) / name
     src.write_text(source, encoding="utf-8")
     proc = subprocess.run(
-        [cc, "-O2", "-o", str(exe), str(src)], capture_output=True, text=True
+        [cc, "-O2", "-o", str(exe), str(src), *libs], capture_output=True, text=True
     )
     if proc.returncode != 0:
         return None, f"{cc} failed: {proc.stderr.strip()[-300:]}"
     return [str(exe)], f"{what} built with {cc}"
 
 
-def build_limit(workdir: str) -> tuple[list[str] | None, str]:
-    return build_c(workdir, "echo_limit", LIMIT_C, "C epoll echo server")
+def build_limit(workdir: str, impl: str = "limit") -> tuple[list[str] | None, str]:
+    source, what, libs = FLOORS[impl]
+    return build_c(workdir, f"echo_{impl}", source, what, libs)
 
 
 def build_client(workdir: str) -> tuple[list[str] | None, str]:
@@ -533,13 +624,13 @@ def listening_socket(family: str, tmp: str):
     return s, address
 
 
-def run_one(impl, mode, family, size_kib, args, limit_cmd, tmp, count=0) -> dict:
+def run_one(impl, mode, family, size_kib, args, floors, tmp, count=0) -> dict:
     """One server of impl against one client run: {"rate", "cpu_us"}, or
     {"error"}.  args.client_cmd is the C client, or None for the Python one."""
     lsock, address = listening_socket(family, tmp)
     fd = lsock.fileno()
-    if impl == "limit":
-        cmd = [*limit_cmd, str(fd)]
+    if impl in FLOORS:
+        cmd = [*floors[impl], str(fd)]
     else:
         cmd = [sys.executable, __file__, "--serve", impl, mode, str(fd)]
         if args.default_malloc:
@@ -588,13 +679,13 @@ def run_one(impl, mode, family, size_kib, args, limit_cmd, tmp, count=0) -> dict
     return {"rate": rate, "cpu_us": 1e6 * srv["cpu"] / max(cli["messages"], 1)}
 
 
-def callgrind_ir(impl, cfg, args, limit_cmd, tmp, count) -> int | str:
+def callgrind_ir(impl, cfg, args, floors, tmp, count) -> int | str:
     """The server's instructions (user space) for `count` messages a
     connection, under callgrind; or an error message."""
     out = os.path.join(tmp, f"callgrind.{impl}.{count}.out")
     args.wrap = f"valgrind --tool=callgrind --callgrind-out-file={out}"
     try:
-        r = run_one(impl, *cfg, args, limit_cmd, tmp, count=count)
+        r = run_one(impl, *cfg, args, floors, tmp, count=count)
     finally:
         args.wrap = ""
     if "error" in r:
@@ -606,7 +697,7 @@ def callgrind_ir(impl, cfg, args, limit_cmd, tmp, count) -> int | str:
     return "no totals in the callgrind output"
 
 
-def callgrind_run(args, impls, configs, limit_cmd, tmp) -> int:
+def callgrind_run(args, impls, configs, floors, tmp) -> int:
     """Instructions per message: the difference between runs of N and 2N
     messages a connection, so start-up and shutdown cancel out."""
     if not shutil.which("valgrind"):
@@ -617,11 +708,11 @@ def callgrind_run(args, impls, configs, limit_cmd, tmp) -> int:
     for cfg in configs:
         row = [*map(str, cfg)]
         for impl in impls:
-            if impl == "limit" and cfg[0] != configs[0][0]:
+            if impl in FLOORS and cfg[0] != configs[0][0]:
                 row.append("")
                 continue
-            a = callgrind_ir(impl, cfg, args, limit_cmd, tmp, n)
-            b = callgrind_ir(impl, cfg, args, limit_cmd, tmp, 2 * n)
+            a = callgrind_ir(impl, cfg, args, floors, tmp, n)
+            b = callgrind_ir(impl, cfg, args, floors, tmp, 2 * n)
             if isinstance(a, str) or isinstance(b, str):
                 print(f"{cfg} {impl} FAILED: {a if isinstance(a, str) else b}")
                 failed += 1
@@ -646,7 +737,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=float, default=2.0, help="client time per run")
-    p.add_argument("--impls", default=",".join(IMPLS))
+    p.add_argument(
+        "--impls",
+        default=",".join(DEFAULT_IMPLS),
+        help=f"from {','.join(IMPLS)} (default: %(default)s)",
+    )
     p.add_argument("--modes", default=",".join(MODES))
     p.add_argument("--families", default=",".join(FAMILIES))
     p.add_argument("--sizes", default="1,10,100", help="message sizes in KiB")
@@ -699,14 +794,16 @@ def main(argv=None) -> int:
             f"client: {why}"
             + ("" if args.client_cmd else ": the Python client is used")
         )
-    limit_cmd = None
-    if "limit" in impls:
-        limit_cmd, why = build_limit(tmp)
-        print(f"limit: {why}" + ("" if limit_cmd else ": the limit row is skipped"))
-        if limit_cmd is None:
-            impls.remove("limit")
-    for impl in [i for i in impls if i != "limit"]:
-        err = None if impl == "limit" else probe(impl)
+    floors = {}
+    for impl in [i for i in impls if i in FLOORS]:
+        floors[impl], why = build_limit(tmp, impl)
+        print(
+            f"{impl}: {why}" + ("" if floors[impl] else f": the {impl} row is skipped")
+        )
+        if floors[impl] is None:
+            impls.remove(impl)
+    for impl in [i for i in impls if i not in FLOORS]:
+        err = probe(impl)
         if err:
             print(f"{impl} cannot be used ({err}): skipped")
             impls.remove(impl)
@@ -722,7 +819,7 @@ def main(argv=None) -> int:
     )
     configs = [(m, f, s) for f in families for s in sizes for m in modes]
     if args.callgrind:
-        rc = callgrind_run(args, impls, configs, limit_cmd, tmp)
+        rc = callgrind_run(args, impls, configs, floors, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
         return rc
     results: dict = {}
@@ -730,9 +827,9 @@ def main(argv=None) -> int:
     for rnd in range(1, args.rounds + 1):
         for cfg in configs:
             for impl in impls:
-                if impl == "limit" and cfg[0] != modes[0]:
-                    continue  # one limit figure per (family, size)
-                r = run_one(impl, *cfg, args, limit_cmd, tmp)
+                if impl in FLOORS and cfg[0] != modes[0]:
+                    continue  # one floor figure per (family, size)
+                r = run_one(impl, *cfg, args, floors, tmp)
                 label = f"round {rnd} {cfg[0]:<8} {cfg[1]:<4} {cfg[2]:>3} KiB {impl:<8}"
                 if "error" in r:
                     failures.append((label, r["error"]))
@@ -744,9 +841,9 @@ def main(argv=None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-    # The limit row stands under the first mode of each (family, size).
+    # A floor's row stands under the first mode of each (family, size).
     for (cfg, impl), rs in list(results.items()):
-        if impl == "limit":
+        if impl in FLOORS:
             for m in modes[1:]:
                 results[((m, cfg[1], cfg[2]), impl)] = rs
     shutil.rmtree(tmp, ignore_errors=True)
