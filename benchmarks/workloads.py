@@ -824,7 +824,7 @@ def pipe_throughput(new_loop, scale):
     connect_read_pipe transport reads them; the byte count and a sum over
     the first byte of every chunk received are checked."""
     chunk_size = 64 * 1024
-    nchunks = scaled(8192, scale)
+    nchunks = scaled(8192, scale, minimum=16)  # 16 chunks: 1 MiB, one op
     loop = new_loop()
     chunks = [bytes([i % 251]) * chunk_size for i in range(251)]
 
@@ -1083,6 +1083,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{args.workload} has no limit; these do: {', '.join(LIMITS)}")
     if args.timeout > 0:
         faulthandler.dump_traceback_later(args.timeout, exit=True)
+    from servers import settle_malloc
+
+    settle_malloc()  # glibc's malloc in the same state for every implementation
     record = run_child(args.impl, args.workload)
     faulthandler.cancel_dump_traceback_later()
     print(json.dumps(record), flush=True)
