@@ -10,9 +10,9 @@ For every (family, size, mode) and round, each implementation in turn serves
 echo in its own process (`echo.py --serve IMPL MODE FD`, handed a listening
 socket the parent made; before serving it frees one 4 MiB block so that
 glibc's malloc is in the same state under every loop, see
-servers.settle_malloc; --default-malloc leaves it as it starts), and a client process keeps WINDOW messages of SIZE
-KiB in flight on each of CONNS connections for SECONDS, checking every echoed
-byte against what it sent.  The client is a small C epoll program compiled
+servers.settle_malloc; --default-malloc leaves it as it starts), and a
+client process keeps WINDOW messages of SIZE KiB in flight on each of CONNS
+connections for SECONDS, checking every echoed byte against what it sent.  The client is a small C epoll program compiled
 here with the system C compiler (CLIENT_C), so that it costs the machine
 far less than any server and is not what limits the rate; without a
 compiler, or with --py-client, it is `echo.py --client ...`, one selectors

@@ -8,10 +8,11 @@
 For every mode and round, each implementation in turn serves HTTP in its own
 process (`httpbench.py --serve IMPL MODE FD`, handed a listening TCP socket
 the parent made, glibc's malloc settled as in echo.py) while `wrk` (Debian
-package `wrk`) loads it for the given duration. The server answers `GET /` with "Hello, world!" and anything else
-with a 404; it parses every request (request line, headers to the blank
-line, Content-Length bodies, keep-alive), so pipelined requests and requests
-split across reads are answered correctly. Modes: `protocol` (an
+package `wrk`) loads it for the given duration. The server answers `GET /`
+with "Hello, world!" and anything else with a 404; it parses every request
+(request line, headers to the blank line, Content-Length bodies,
+keep-alive), so pipelined requests and requests split across reads are
+answered correctly. Modes: `protocol` (an
 asyncio.Protocol; all the answers to one read go out in one write) and
 `streams` (start_server; readuntil, write, drain per request).
 

@@ -35,24 +35,13 @@ def settle_malloc() -> None:
     once it has freed a large block, the same for every implementation.
 
     glibc serves blocks of 128 KiB or more with mmap until the program frees
-    one such block; then it serves blocks up to that size from the heap and
-    keeps up to twice that size of free heap before giving memory back
-    (M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, adjusted on that free).  Which
-    of the two states a fresh server is in depends on its history, not on
-    its loop, and it moves the figures more than the loops do:
-    - asyncio's transports receive into a 256 KiB bytes object and shrink
-      it, which (mmap'd, shrunk with mremap, freed small) never moves the
-      threshold; every read is then an mmap, an mremap, a munmap and page
-      faults.  At TCP 1 KiB asyncio's protocol server measured 17.8 us a
-      message before the threshold moved, 5.7 after (2026-11-28, 3.12).
-    - asyncio's StreamReader grows and shrinks its bytearray by about a
-      message per read; with the heap trimmed back after each round, the
-      copy into it touches fresh pages: about 20 page faults per 100 KiB
-      message on every loop, half the server's CPU (streams, TCP 100 KiB:
-      146-201 us a message on the three loops before, 79-111 after).
-    Freeing one block of SETTLE_BYTES moves glibc to the second state (the
-    threshold to 4 MiB, the trim threshold to 8 MiB) for every loop alike;
-    elsewhere than on glibc it changes nothing that matters."""
+    one such block; that free raises the mmap threshold to the block's size
+    and the trim threshold to twice it.  A fresh server's state depends on
+    its history, not its loop, and moved the figures more than the loops
+    did (asyncio's 256 KiB receive buffers, StreamReader's bytearray:
+    benchmarks/README.md, "Echo servers").  Freeing one SETTLE_BYTES block
+    moves every loop's process to the second state; elsewhere than on glibc
+    it changes nothing that matters."""
     bytes(SETTLE_BYTES)
 
 

@@ -310,18 +310,12 @@ loop_run_entry(LoopObj *self, ca_ready_entry *e)
 {
     int rc = 0;
     int handle = e->kind == CA_READY_HANDLE;
-    if (handle && ((HandleObj *)e->obj)->cancelled) {
-        /* skipped */
-    }
-    else if (self->debug) {
-        rc = loop_dispatch_entry_debug(self, e);
-    }
-    else if (handle) {
-        /* The most common entry, without loop_dispatch_entry's switch. */
-        rc = ca_handle_run(self->state, (HandleObj *)e->obj);
-    }
-    else {
-        rc = loop_dispatch_entry(self, e);
+    if (!handle || !((HandleObj *)e->obj)->cancelled) {
+        /* A Handle, the most common entry, skips loop_dispatch_entry's
+         * switch. */
+        rc = self->debug ? loop_dispatch_entry_debug(self, e)
+             : handle    ? ca_handle_run(self->state, (HandleObj *)e->obj)
+                         : loop_dispatch_entry(self, e);
     }
     if (handle) {
         ca_handle_unqueue(e->obj);
