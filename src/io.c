@@ -104,7 +104,8 @@ ca_io_watch_special(LoopObj *loop, int fd, int kind)
 }
 
 /* asyncio's selector_events._fileobj_to_fd: an int, or an object whose
- * fileno() gives one; ValueError for anything else or a negative fd. */
+ * fileno() gives one; ValueError for anything else (-1) or a negative fd
+ * (-2, the fd of a closed socket). */
 static int
 io_fileobj_to_fd(PyObject *fileobj)
 {
@@ -133,9 +134,21 @@ io_fileobj_to_fd(PyObject *fileobj)
     }
     if (fd < 0 || fd > INT32_MAX) {
         PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld", fd);
-        return -1;
+        return fd < 0 ? -2 : -1;
     }
     return (int)fd;
+}
+
+/* The fd that add_reader/add_writer last registered `fileobj` for, or -1. */
+static int
+io_find_fileobj(LoopObj *loop, PyObject *fileobj)
+{
+    for (int fd = 0; fd < loop->nwatches; fd++) {
+        if (loop->watches[fd].fileobj == fileobj) {
+            return fd;
+        }
+    }
+    return -1;
 }
 
 /* asyncio's _ensure_fd_no_transport. */
@@ -226,6 +239,9 @@ io_add(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs, int writer,
         Py_DECREF(h);
         return NULL;
     }
+    PyObject *old_fileobj = w->fileobj;
+    w->fileobj = Py_NewRef(args[0]);
+    Py_XDECREF(old_fileobj);
     if (old != NULL) {
         io_drop_handle(loop, &old);
     }
@@ -248,15 +264,22 @@ io_sync_or_forget(LoopObj *loop, int fd)
 }
 
 /* Empties fd's reader or writer slot and updates the reactor; returns the
- * slot's old content (a reference the caller releases). */
+ * slot's old content (a reference the caller releases).  The file object
+ * goes with the last slot. */
 static PyObject *
 io_take_slot(LoopObj *loop, int fd, int writer)
 {
     ca_watch *w = &loop->watches[fd];
     PyObject **slot = writer ? &w->writer : &w->reader;
     PyObject *obj = *slot;
+    PyObject *fileobj = NULL;
     *slot = NULL;
+    if (w->reader == NULL && w->writer == NULL) {
+        fileobj = w->fileobj;
+        w->fileobj = NULL;
+    }
     io_sync_or_forget(loop, fd);
+    Py_XDECREF(fileobj);  /* may run a finalizer: the entry is consistent */
     return obj;
 }
 
@@ -267,6 +290,15 @@ io_remove(LoopObj *loop, PyObject *fileobj, int writer)
         Py_RETURN_FALSE;
     }
     int fd = io_fileobj_to_fd(fileobj);
+    if (fd == -2) {
+        /* A negative fileno(), as a closed socket has: the selector then
+         * looks for the object among those registered, and so do we. */
+        int found = io_find_fileobj(loop, fileobj);
+        if (found >= 0) {
+            PyErr_Clear();
+            fd = found;
+        }
+    }
     if (fd < 0 || io_check_transport(loop, fd, NULL) < 0) {
         return NULL;
     }
@@ -481,6 +513,7 @@ ca_io_clear(LoopObj *loop)
         CA_LIVE_ADD(loop->state, CA_LIVE_WATCHER, -(watches[i].mask != 0));
         Py_XDECREF(watches[i].reader);
         Py_XDECREF(watches[i].writer);
+        Py_XDECREF(watches[i].fileobj);
     }
     free(watches);
 }
@@ -491,6 +524,7 @@ ca_io_traverse(LoopObj *loop, visitproc visit, void *arg)
     for (int i = 0; i < loop->nwatches; i++) {
         Py_VISIT(loop->watches[i].reader);
         Py_VISIT(loop->watches[i].writer);
+        Py_VISIT(loop->watches[i].fileobj);
     }
     return 0;
 }

@@ -34,6 +34,10 @@ typedef struct {
      * and not closing; borrowed, cleared by the transport.  add_reader &
      * co. refuse such an fd, as asyncio's _ensure_fd_no_transport. */
     PyObject *transport;
+    /* The object the last add_reader/add_writer was given, kept while a
+     * slot is in use: remove_reader(sock) of a socket closed since finds
+     * its fd by it, as the selector's lookup by identity does. */
+    PyObject *fileobj;
     uint32_t mask;      /* what the kernel entry was given (0: no entry) */
     uint8_t kind;       /* ca_watch_kind */
     uint8_t disarmed;   /* a one-shot entry fired since it was armed */

@@ -286,13 +286,33 @@ def test_negative_fd_raises_value_error(loop, method):
         getattr(loop, method)(*args)
 
 
-@pytest.mark.parametrize("method", ["add_reader", "add_writer"])
+@pytest.mark.parametrize(
+    "method", ["add_reader", "add_writer", "remove_reader", "remove_writer"]
+)
 def test_closed_socket_object_raises_value_error(loop, method):
     sock = socket.socket()
     sock.close()
     assert sock.fileno() == -1
+    args = (sock, print) if method.startswith("add") else (sock,)
     with pytest.raises(ValueError, match=r"^Invalid file descriptor: -1$"):
-        getattr(loop, method)(sock, print)
+        getattr(loop, method)(*args)
+
+
+@pytest.mark.parametrize("writer", [False, True])
+def test_remove_closed_socket_object_finds_its_registration(loop, pair, writer):
+    # The selector looks a file object whose fileno() is -1 up by identity
+    # among those registered (anyio removes a closed socket's reader so).
+    rsock, _ = pair
+    add, remove = (
+        (loop.add_writer, loop.remove_writer)
+        if writer
+        else (loop.add_reader, loop.remove_reader)
+    )
+    add(rsock, print)
+    rsock.close()
+    assert remove(rsock) is True
+    with pytest.raises(ValueError, match=r"^Invalid file descriptor: -1$"):
+        remove(rsock)
 
 
 def test_object_without_fileno_raises_value_error(loop):
