@@ -767,6 +767,33 @@ future_get_state(FutureObj *fut, void *c)
     return PyUnicode_FromString(future_state_name(fut));
 }
 
+/* __class__: asyncio.Future for a casyncio.Future, asyncio.Task for a
+ * casyncio.Task, the real type for a subclass (see ca_set_class in
+ * state.h).  Libraries check isinstance(x, asyncio.Future): anyio trusts a
+ * task's _fut_waiter.cancelled() only then, and lost memory-stream items
+ * without it. */
+static PyObject *
+future_get_class(FutureObj *fut, void *c)
+{
+    PyTypeObject *tp = Py_TYPE(fut);
+    ca_state *st = fut->state;
+    if (st != NULL) {
+        if (tp == st->FutureType) {
+            return Py_NewRef(st->AsyncioFuture);
+        }
+        if (tp == st->TaskType) {
+            return Py_NewRef(st->AsyncioTask);
+        }
+    }
+    return Py_NewRef((PyObject *)tp);
+}
+
+static int
+future_set_class(FutureObj *fut, PyObject *value, void *c)
+{
+    return ca_set_class((PyObject *)fut, value);
+}
+
 static PyObject *
 future_get_result_attr(FutureObj *fut, void *c)
 {
@@ -1197,6 +1224,8 @@ static PyGetSetDef future_getset[] = {
     {"_cancel_message", (getter)future_get_cancel_message,
      (setter)future_set_cancel_message, NULL, NULL},
     {"_callbacks", (getter)future_get_callbacks, NULL, NULL, NULL},
+    {"__class__", (getter)future_get_class, (setter)future_set_class, NULL,
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -748,6 +748,29 @@ static PyMethodDef timerhandle_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* __class__: asyncio.Handle / asyncio.TimerHandle (see ca_set_class). */
+static PyObject *
+handle_get_class(HandleObj *h, void *c)
+{
+    PyTypeObject *tp = Py_TYPE(h);
+    ca_state *st = h->state;
+    if (st != NULL) {
+        if (tp == st->HandleType) {
+            return Py_NewRef(st->AsyncioHandle);
+        }
+        if (tp == st->TimerHandleType) {
+            return Py_NewRef(st->AsyncioTimerHandle);
+        }
+    }
+    return Py_NewRef((PyObject *)tp);
+}
+
+static int
+handle_set_class(HandleObj *h, PyObject *value, void *c)
+{
+    return ca_set_class((PyObject *)h, value);
+}
+
 static PyGetSetDef handle_getset[] = {
     {"_callback", (getter)handle_get_callback, NULL, NULL, NULL},
     {"_args", (getter)handle_get_args, NULL, NULL, NULL},
@@ -756,6 +779,8 @@ static PyGetSetDef handle_getset[] = {
     {"_cancelled", (getter)handle_get_cancelled_attr, NULL, NULL, NULL},
     {"_source_traceback", (getter)handle_get_source_traceback, NULL, NULL, NULL},
     {"_repr", (getter)handle_get_repr_attr, NULL, NULL, NULL},
+    {"__class__", (getter)handle_get_class, (setter)handle_set_class, NULL,
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

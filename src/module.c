@@ -19,6 +19,24 @@ ca_import_attr(const char *module, const char *name)
     return attr;
 }
 
+int
+ca_set_class(PyObject *obj, PyObject *value)
+{
+    PyObject *dict = PyObject_GetAttrString((PyObject *)&PyBaseObject_Type,
+                                            "__dict__");
+    if (dict == NULL) {
+        return -1;
+    }
+    PyObject *descr = PyMapping_GetItemString(dict, "__class__");
+    Py_DECREF(dict);
+    if (descr == NULL) {
+        return -1;
+    }
+    int r = Py_TYPE(descr)->tp_descr_set(descr, obj, value);
+    Py_DECREF(descr);
+    return r;
+}
+
 static int
 module_intern(PyObject **slot, const char *s)
 {
@@ -43,6 +61,10 @@ module_cache_asyncio(ca_state *st)
         {&st->logger, "asyncio.log", "logger"},
         {&st->CancelledError, "asyncio.exceptions", "CancelledError"},
         {&st->InvalidStateError, "asyncio.exceptions", "InvalidStateError"},
+        {&st->AsyncioFuture, "asyncio.futures", "Future"},
+        {&st->AsyncioTask, "asyncio.tasks", "Task"},
+        {&st->AsyncioHandle, "asyncio.events", "Handle"},
+        {&st->AsyncioTimerHandle, "asyncio.events", "TimerHandle"},
         {&st->get_event_loop, "asyncio.events", "get_event_loop"},
         {&st->future_repr, "asyncio.base_futures", "_future_repr"},
         {&st->task_repr, "asyncio.base_tasks", "_task_repr"},
@@ -201,6 +223,7 @@ module_exec(PyObject *mod)
     X(format_callback_source)                                                  \
     X(extract_stack) X(format_handle) X(iscoroutine) X(iscoroutinefunction)    \
     X(is_debug_mode) X(logger) X(CancelledError) X(InvalidStateError)          \
+    X(AsyncioFuture) X(AsyncioTask) X(AsyncioHandle) X(AsyncioTimerHandle)    \
     X(get_event_loop) X(future_repr) X(task_repr) X(task_get_stack)            \
     X(task_print_stack) X(SSLSocket) X(SendfileNotAvailableError)              \
     X(current_tasks) X(registry_data)                                          \

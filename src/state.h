@@ -69,6 +69,10 @@ typedef struct {
     PyObject *logger;                 /* asyncio.log.logger */
     PyObject *CancelledError;         /* asyncio.CancelledError */
     PyObject *InvalidStateError;      /* asyncio.InvalidStateError */
+    PyObject *AsyncioFuture;          /* asyncio.futures.Future */
+    PyObject *AsyncioTask;            /* asyncio.tasks.Task */
+    PyObject *AsyncioHandle;          /* asyncio.events.Handle */
+    PyObject *AsyncioTimerHandle;     /* asyncio.events.TimerHandle */
     PyObject *get_event_loop;         /* events.get_event_loop (3.11: _get_event_loop) */
     PyObject *future_repr;            /* base_futures._future_repr */
     PyObject *task_repr;              /* base_tasks._task_repr */
@@ -163,6 +167,16 @@ extern PyModuleDef ca_module_def;
 /* Imports `module` and returns its attribute `name` (a new reference), or
  * NULL with an exception set.  For module and type initialisation. */
 PyObject *ca_import_attr(const char *module, const char *name);
+/* casyncio's Future, Task, Handle and TimerHandle give the asyncio class
+ * they stand for (asyncio.Future, ...) as their __class__; a subclass of
+ * them gives its own type.  isinstance(x, cls) asks x.__class__ once
+ * type(x) is not a subclass of cls, so isinstance(x, asyncio.Future) and
+ * the like are true, as libraries check, without inheriting _asyncio's
+ * private struct layout; type(x) stays the casyncio type, and C code that
+ * checks types (PyObject_TypeCheck) is not misled.  Assigning __class__
+ * does what it does on any object: ca_set_class hands it to object's
+ * descriptor. */
+int ca_set_class(PyObject *obj, PyObject *value);
 
 #ifdef CA_DEBUG
 /* Counts `delta` objects of `kind` made (+) or freed (-) by the module

@@ -26,6 +26,60 @@ def expected_task_type(impl):
     return casyncio.Task if impl == "casyncio" else asyncio.Task
 
 
+# ---- isinstance ----
+
+
+def test_tasks_futures_and_handles_are_instances_of_asyncio_types(run, impl):
+    # Libraries check isinstance(x, asyncio.Future) (anyio trusts a task's
+    # _fut_waiter only then, and lost items of a memory stream without it).
+    async def main():
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        task = asyncio.current_task()
+        assert isinstance(fut, asyncio.Future)
+        assert not isinstance(fut, asyncio.Task)
+        assert isinstance(task, asyncio.Task)
+        assert isinstance(task, asyncio.Future)
+        assert not isinstance(fut, concurrent.futures.Future)
+        assert asyncio.isfuture(fut) and asyncio.isfuture(task)
+        waiter = loop.create_future()
+        child = asyncio.create_task(asyncio.wait_for(waiter, None))
+        await asyncio.sleep(0)
+        assert isinstance(child._fut_waiter, asyncio.Future)
+        child.cancel()
+        assert child._fut_waiter.cancelled()
+        with pytest.raises(asyncio.CancelledError):
+            await child
+        if impl == "casyncio":
+            # type() is still casyncio's; __class__ names the asyncio type
+            # for the exact types only.
+            assert type(fut) is casyncio.Future
+            assert type(task) is casyncio.Task
+            assert fut.__class__ is asyncio.Future
+            assert task.__class__ is asyncio.Task
+            assert isinstance(fut, casyncio.Future)
+            assert not isinstance(asyncio.Future(), casyncio.Future)
+
+            class MyFuture(casyncio.Future):
+                pass
+
+            mine = MyFuture()
+            assert mine.__class__ is MyFuture
+            assert not isinstance(mine, asyncio.Future)
+            mine.cancel()
+        handle = loop.call_soon(print)
+        timer = loop.call_later(10, print)
+        assert isinstance(handle, asyncio.Handle)
+        assert not isinstance(handle, asyncio.TimerHandle)
+        assert isinstance(timer, asyncio.TimerHandle)
+        assert isinstance(timer, asyncio.Handle)
+        handle.cancel()
+        timer.cancel()
+        fut.cancel()
+
+    run(main())
+
+
 # ---- current_task / all_tasks ----
 
 

@@ -136,3 +136,63 @@ def test_anyio_streams_threads_and_sockets(loop_factory):
         return items, in_thread != threading.get_ident(), reply
 
     assert anyio_run(loop_factory, main) == (list(range(20)), True, b"oicnysac")
+
+
+def test_anyio_cancelled_receiver_loses_no_item(loop_factory):
+    # anyio hands an item only to a receiver with no pending cancellation,
+    # which it sees through isinstance(task._fut_waiter, asyncio.Future):
+    # an item sent to a receiver being cancelled stays in the stream.
+    async def main():
+        send, receive = anyio.create_memory_object_stream(1)
+        with send, receive:
+            receiver = asyncio.create_task(receive.receive())
+            await anyio.wait_all_tasks_blocked()
+            receiver.cancel()
+            send.send_nowait("item")
+            try:
+                await receiver
+            except asyncio.CancelledError:
+                cancelled = True
+            else:
+                cancelled = False
+            return cancelled, receive.receive_nowait()
+
+    assert anyio_run(loop_factory, main) == (True, "item")
+
+
+def test_anyio_closed_unix_stream_during_receive(loop_factory, tmp_path):
+    # Closing a UNIX stream while a task waits to receive: anyio then
+    # removes the reader of the socket it has just closed, in a callback
+    # whose error would go to the loop's exception handler.
+    async def main():
+        errors = []
+        asyncio.get_running_loop().set_exception_handler(
+            lambda loop, context: errors.append(context)
+        )
+        path = str(tmp_path / "sock")
+        listener = await anyio.create_unix_listener(path)
+        results = []
+
+        async def serve(stream):
+            async with stream:
+                await anyio.sleep(10)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, serve)
+            client = await anyio.connect_unix(path)
+
+            async def receive():
+                try:
+                    await client.receive()
+                except anyio.ClosedResourceError:
+                    results.append("closed")
+
+            async with anyio.create_task_group() as inner:
+                inner.start_soon(receive)
+                await anyio.wait_all_tasks_blocked()
+                await client.aclose()
+            tg.cancel_scope.cancel()
+        await anyio.sleep(0.01)
+        return results, errors
+
+    assert anyio_run(loop_factory, main) == (["closed"], [])
