@@ -30,6 +30,10 @@ typedef struct {
     PyObject *protocol_factory;
     PyObject *server;           /* asyncio Server, or None */
     PyObject *ssl_accept;       /* None, or callable(conn, addr) for TLS */
+    /* A copy of the context serving started in: each connection's protocol
+     * factory and transport start in a copy of it, as asyncio accepts in
+     * its reader Handle's context and sets up each connection in a task. */
+    PyObject *ctx;
     int backlog;
     int fd;
 } AccepterObj;
@@ -181,6 +185,26 @@ accepter_accept_failed(AccepterObj *self)
 }
 
 /* Accepts one connection: 1 accepted (or skipped), 0 nothing more, -1. */
+/* accepter_connect in a copy of the serving context. */
+static int
+accepter_connect_in_context(AccepterObj *self, PyObject *conn, PyObject *addr)
+{
+    PyObject *ctx = PyContext_Copy(self->ctx);
+    if (ctx == NULL) {
+        return -1;
+    }
+    if (PyContext_Enter(ctx) < 0) {
+        Py_DECREF(ctx);
+        return -1;
+    }
+    int rc = accepter_connect(self, conn, addr);
+    if (PyContext_Exit(ctx) < 0) {
+        rc = -1;
+    }
+    Py_DECREF(ctx);
+    return rc;
+}
+
 static int
 accepter_accept_one(AccepterObj *self)
 {
@@ -196,7 +220,7 @@ accepter_accept_one(AccepterObj *self)
     }
     PyObject *conn = PyTuple_GET_ITEM(pair, 0);
     PyObject *r = PyObject_CallMethodOneArg(conn, st->str_setblocking, Py_False);
-    int rc = r ? accepter_connect(self, conn, PyTuple_GET_ITEM(pair, 1))
+    int rc = r ? accepter_connect_in_context(self, conn, PyTuple_GET_ITEM(pair, 1))
                : accepter_setup_failed(self, NULL, conn);
     Py_XDECREF(r);
     Py_DECREF(pair);
@@ -234,10 +258,16 @@ ca_loop_start_accepting(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs)
     if (PyErr_Occurred()) {
         return NULL;
     }
-    AccepterObj *self = PyObject_GC_New(AccepterObj, loop->state->AccepterType);
-    if (self == NULL) {
+    PyObject *ctx = PyContext_CopyCurrent();
+    if (ctx == NULL) {
         return NULL;
     }
+    AccepterObj *self = PyObject_GC_New(AccepterObj, loop->state->AccepterType);
+    if (self == NULL) {
+        Py_DECREF(ctx);
+        return NULL;
+    }
+    self->ctx = ctx;
     CA_LIVE_ADD(loop->state, CA_LIVE_SERVER, 1);
     self->loop = (LoopObj *)Py_NewRef((PyObject *)loop);
     self->sock = Py_NewRef(args[0]);
@@ -294,6 +324,7 @@ accepter_traverse(AccepterObj *self, visitproc visit, void *arg)
     Py_VISIT(self->protocol_factory);
     Py_VISIT(self->server);
     Py_VISIT(self->ssl_accept);
+    Py_VISIT(self->ctx);
     return 0;
 }
 
@@ -305,6 +336,7 @@ accepter_clear(AccepterObj *self)
     Py_CLEAR(self->protocol_factory);
     Py_CLEAR(self->server);
     Py_CLEAR(self->ssl_accept);
+    Py_CLEAR(self->ctx);
     return 0;
 }
 

@@ -96,6 +96,12 @@ typedef struct {
     /* Set while loop.sendfile() sends through the socket itself: done once
      * the write queue is empty; write() is refused meanwhile. */
     PyObject *empty_waiter;
+    /* The contexts the protocol's callbacks run in, as asyncio runs them in
+     * those of its reader and writer Handles: a copy of the current context
+     * made when reading starts (_start_reading, at creation, which runs in
+     * the creator's context) or resumes, and when writes first queue. */
+    PyObject *read_ctx;
+    PyObject *write_ctx;
     stream_wbuf wbuf;
     Py_ssize_t high;
     Py_ssize_t low;
@@ -260,6 +266,20 @@ stream_watch(StreamObj *self, int writer)
         return -1;
     }
     return ca_io_watch_op(self->loop, self->fd, writer, (PyObject *)self);
+}
+
+/* Starts watching for reads or writes, with the protocol's callbacks of
+ * that side to run in a copy of the current context (as asyncio's
+ * add_reader/add_writer Handle would). */
+static int
+stream_watch_here(StreamObj *self, int writer)
+{
+    PyObject *ctx = PyContext_CopyCurrent();
+    if (ctx == NULL) {
+        return -1;
+    }
+    Py_XSETREF(*(writer ? &self->write_ctx : &self->read_ctx), ctx);
+    return stream_watch(self, writer);
 }
 
 static void
@@ -847,7 +867,7 @@ stream_write_buffer(StreamObj *self, PyObject *data, const char *buf, Py_ssize_t
         if (sent == len) {
             return 0;
         }
-        if (stream_watch(self, 1) < 0) {
+        if (stream_watch_here(self, 1) < 0) {
             return -1;
         }
     }
@@ -1074,6 +1094,13 @@ ca_stream_ready(LoopObj *loop, PyObject *obj, int writer)
         return ca_accepter_ready(loop, obj);
     }
     StreamObj *self = (StreamObj *)Py_NewRef(obj);
+    /* Kept: a callback may replace the transport's context (resume_reading). */
+    PyObject *ctx = Py_XNewRef(writer ? self->write_ctx : self->read_ctx);
+    if (ctx != NULL && PyContext_Enter(ctx) < 0) {
+        Py_DECREF(ctx);
+        Py_DECREF(self);
+        return -1;
+    }
     int rc = 0;
     if (writer) {
         rc = stream_write_ready(self);
@@ -1086,6 +1113,12 @@ ca_stream_ready(LoopObj *loop, PyObject *obj, int writer)
     }
     else if (!self->conn_lost) {
         rc = self->buffered ? stream_read_buffered(self) : stream_read_data(self);
+    }
+    if (ctx != NULL) {
+        if (PyContext_Exit(ctx) < 0) {
+            rc = -1;
+        }
+        Py_DECREF(ctx);
     }
     Py_DECREF(self);
     return rc;
@@ -1238,7 +1271,8 @@ stream_py_resume_reading(StreamObj *self, PyObject *unused)
     }
     self->paused = 0;
     /* Costs nothing if the entry is still there (see pause_reading). */
-    if (stream_watch(self, 0) < 0 || stream_log_debug(self, "%r resumes reading") < 0) {
+    if (stream_watch_here(self, 0) < 0
+        || stream_log_debug(self, "%r resumes reading") < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -1247,7 +1281,7 @@ stream_py_resume_reading(StreamObj *self, PyObject *unused)
 static PyObject *
 stream_py_start_reading(StreamObj *self, PyObject *unused)
 {
-    if (stream_is_reading(self) && stream_watch(self, 0) < 0) {
+    if (stream_is_reading(self) && stream_watch_here(self, 0) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -1475,6 +1509,8 @@ stream_traverse(StreamObj *self, visitproc visit, void *arg)
     Py_VISIT(self->protocol);
     Py_VISIT(self->server);
     Py_VISIT(self->empty_waiter);
+    Py_VISIT(self->read_ctx);
+    Py_VISIT(self->write_ctx);
     for (Py_ssize_t i = 0; i < self->wbuf.len; i++) {
         Py_VISIT(self->wbuf.items[self->wbuf.head + i]);
     }
@@ -1496,6 +1532,8 @@ stream_clear(StreamObj *self)
     Py_CLEAR(self->protocol);
     Py_CLEAR(self->server);
     Py_CLEAR(self->empty_waiter);
+    Py_CLEAR(self->read_ctx);
+    Py_CLEAR(self->write_ctx);
     Py_CLEAR(self->loop);
     return 0;
 }
