@@ -96,7 +96,9 @@ def test_server_protocol_callbacks_run_in_the_servers_context(loop, proto_cls):
     seen = run(loop, main())
     expected = ["factory", "connection_made", "eof_received", "connection_lost"]
     expected += (
-        ["get_buffer", "buffer_updated"] if proto_cls is BufferedSeen else ["data_received"]
+        ["get_buffer", "buffer_updated"]
+        if proto_cls is BufferedSeen
+        else ["data_received"]
     )
     assert seen == dict.fromkeys(expected, "inner")
     assert cvar.get() == "outer"
@@ -235,7 +237,9 @@ def test_write_pipe_flow_control_runs_in_the_writers_context(loop):
         os.set_blocking(rfd, False)
         proto = Flow(loop)
         proto.resumed = loop.create_future()
-        transport, _ = await loop.connect_write_pipe(lambda: proto, os.fdopen(wfd, "wb"))
+        transport, _ = await loop.connect_write_pipe(
+            lambda: proto, os.fdopen(wfd, "wb")
+        )
         transport.set_write_buffer_limits(high=1, low=0)
 
         def write():
