@@ -768,24 +768,14 @@ future_get_state(FutureObj *fut, void *c)
 }
 
 /* __class__: asyncio.Future for a casyncio.Future, asyncio.Task for a
- * casyncio.Task, the real type for a subclass (see ca_set_class in
+ * casyncio.Task, the real type for a subclass (see ca_get_class in
  * state.h).  Libraries check isinstance(x, asyncio.Future): anyio trusts a
  * task's _fut_waiter.cancelled() only then, and lost memory-stream items
  * without it. */
 static PyObject *
 future_get_class(FutureObj *fut, void *c)
 {
-    PyTypeObject *tp = Py_TYPE(fut);
-    ca_state *st = fut->state;
-    if (st != NULL) {
-        if (tp == st->FutureType) {
-            return Py_NewRef(st->AsyncioFuture);
-        }
-        if (tp == st->TaskType) {
-            return Py_NewRef(st->AsyncioTask);
-        }
-    }
-    return Py_NewRef((PyObject *)tp);
+    return ca_get_class((PyObject *)fut, fut->state);
 }
 
 static int

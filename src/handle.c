@@ -748,21 +748,11 @@ static PyMethodDef timerhandle_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* __class__: asyncio.Handle / asyncio.TimerHandle (see ca_set_class). */
+/* __class__: asyncio.Handle / asyncio.TimerHandle (see ca_get_class). */
 static PyObject *
 handle_get_class(HandleObj *h, void *c)
 {
-    PyTypeObject *tp = Py_TYPE(h);
-    ca_state *st = h->state;
-    if (st != NULL) {
-        if (tp == st->HandleType) {
-            return Py_NewRef(st->AsyncioHandle);
-        }
-        if (tp == st->TimerHandleType) {
-            return Py_NewRef(st->AsyncioTimerHandle);
-        }
-    }
-    return Py_NewRef((PyObject *)tp);
+    return ca_get_class((PyObject *)h, h->state);
 }
 
 static int

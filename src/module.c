@@ -19,6 +19,21 @@ ca_import_attr(const char *module, const char *name)
     return attr;
 }
 
+PyObject *
+ca_get_class(PyObject *obj, ca_state *st)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    PyObject *cls = (PyObject *)tp;
+    if (st != NULL) {
+        cls = tp == st->FutureType        ? st->AsyncioFuture
+              : tp == st->TaskType        ? st->AsyncioTask
+              : tp == st->HandleType      ? st->AsyncioHandle
+              : tp == st->TimerHandleType ? st->AsyncioTimerHandle
+                                          : cls;
+    }
+    return Py_NewRef(cls);
+}
+
 int
 ca_set_class(PyObject *obj, PyObject *value)
 {

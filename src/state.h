@@ -168,7 +168,8 @@ extern PyModuleDef ca_module_def;
  * NULL with an exception set.  For module and type initialisation. */
 PyObject *ca_import_attr(const char *module, const char *name);
 /* casyncio's Future, Task, Handle and TimerHandle give the asyncio class
- * they stand for (asyncio.Future, ...) as their __class__; a subclass of
+ * they stand for (asyncio.Future, ...) as their __class__ (ca_get_class,
+ * with the object's module state, NULL before it has one); a subclass of
  * them gives its own type.  isinstance(x, cls) asks x.__class__ once
  * type(x) is not a subclass of cls, so isinstance(x, asyncio.Future) and
  * the like are true, as libraries check, without inheriting _asyncio's
@@ -176,6 +177,7 @@ PyObject *ca_import_attr(const char *module, const char *name);
  * checks types (PyObject_TypeCheck) is not misled.  Assigning __class__
  * does what it does on any object: ca_set_class hands it to object's
  * descriptor. */
+PyObject *ca_get_class(PyObject *obj, ca_state *st);
 int ca_set_class(PyObject *obj, PyObject *value);
 
 #ifdef CA_DEBUG
