@@ -184,7 +184,6 @@ accepter_accept_failed(AccepterObj *self)
     return rc;
 }
 
-/* Accepts one connection: 1 accepted (or skipped), 0 nothing more, -1. */
 /* accepter_connect in a copy of the serving context. */
 static int
 accepter_connect_in_context(AccepterObj *self, PyObject *conn, PyObject *addr)
@@ -205,6 +204,7 @@ accepter_connect_in_context(AccepterObj *self, PyObject *conn, PyObject *addr)
     return rc;
 }
 
+/* Accepts one connection: 1 accepted (or skipped), 0 nothing more, -1. */
 static int
 accepter_accept_one(AccepterObj *self)
 {

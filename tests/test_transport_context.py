@@ -145,9 +145,9 @@ def test_each_connection_starts_from_a_copy_of_the_servers_context(loop):
         cvar.set("inner")
         server = await loop.create_server(factory, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        for _ in range(3):
+        for accepted in range(1, 4):
             with socket.create_connection(("127.0.0.1", port)):
-                while len(factories_saw) < _ + 1:
+                while len(factories_saw) < accepted:
                     await asyncio.sleep(0.001)
         server.close()
         await server.wait_closed()

@@ -82,9 +82,10 @@ def fetch_sdist(py, lib, version, work):
     )
     (tarball,) = dist.glob(f"{lib}-*.tar.gz")
     with tarfile.open(tarball) as tar:
-        tar.extractall(work, filter="data") if sys.version_info >= (3, 12) else (
+        if sys.version_info >= (3, 12):
+            tar.extractall(work, filter="data")
+        else:
             tar.extractall(work)
-        )
     version = tarball.name[len(lib) + 1 : -len(".tar.gz")]
     return work / f"{lib}-{version}", version
 
