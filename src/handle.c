@@ -68,6 +68,7 @@ ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
     h->repr = NULL;
     h->weakreflist = NULL;
     h->when = 0.0;
+    h->when_int = 0;
     h->cancelled = 0;
     h->scheduled = 0;
     if (!queued) {
@@ -377,10 +378,21 @@ handle_get_context(HandleObj *self, PyObject *unused)
     return Py_NewRef(self->context);
 }
 
+/* The deadline as asyncio's TimerHandle holds it: the int call_at() or
+ * the constructor was given, else a float. */
+static PyObject *
+handle_when_object(HandleObj *self)
+{
+    if (self->when_int) {
+        return PyLong_FromDouble(self->when);
+    }
+    return PyFloat_FromDouble(self->when);
+}
+
 static PyObject *
 handle_when(HandleObj *self, PyObject *unused)
 {
-    return PyFloat_FromDouble(self->when);
+    return handle_when_object(self);
 }
 
 static PyObject *
@@ -423,7 +435,7 @@ handle_repr_info(ca_state *st, HandleObj *self)
         goto error;
     }
     if (handle_is_timer(st, self)) {
-        PyObject *when = PyFloat_FromDouble(self->when);
+        PyObject *when = handle_when_object(self);
         if (when == NULL) {
             goto error;
         }
@@ -530,7 +542,7 @@ timerhandle_richcompare(HandleObj *self, PyObject *other, int op)
 static Py_hash_t
 timerhandle_hash(HandleObj *self)
 {
-    PyObject *when = PyFloat_FromDouble(self->when);
+    PyObject *when = handle_when_object(self);
     if (when == NULL) {
         return -1;
     }
@@ -562,6 +574,7 @@ handle_new_common(PyTypeObject *tp, PyObject *when, PyObject *cb,
     Py_DECREF(tup);
     if (h != NULL) {
         h->when = w;
+        h->when_int = when != NULL && PyLong_CheckExact(when);
     }
     return (PyObject *)h;
 }
@@ -652,7 +665,7 @@ handle_get_repr_attr(HandleObj *self, void *c)
 static PyObject *
 handle_get_when_attr(HandleObj *self, void *c)
 {
-    return PyFloat_FromDouble(self->when);
+    return handle_when_object(self);
 }
 
 static PyObject *

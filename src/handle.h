@@ -28,6 +28,9 @@ typedef struct {
     double when;                /* TimerHandle: the deadline */
     char cancelled;
     char scheduled;             /* TimerHandle: in its loop's heap */
+    char when_int;              /* TimerHandle: `when` was given as an int,
+                                 * so it is given back as one, as asyncio
+                                 * keeps the object call_at() was passed */
     char nargv;
 } HandleObj;
 

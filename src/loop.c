@@ -517,8 +517,8 @@ loop_call_soon_threadsafe(LoopObj *self, PyObject *const *args,
 }
 
 static PyObject *
-loop_schedule_at(LoopObj *self, double when, PyObject *const *args,
-                 Py_ssize_t nargs, PyObject *context)
+loop_schedule_at(LoopObj *self, double when, int when_int,
+                 PyObject *const *args, Py_ssize_t nargs, PyObject *context)
 {
     if (loop_check_schedule(self, args[0], "call_at", 0) < 0) {
         return NULL;
@@ -530,6 +530,7 @@ loop_schedule_at(LoopObj *self, double when, PyObject *const *args,
         return NULL;
     }
     t->when = when;
+    t->when_int = when_int;
     int err = ca_timerheap_push(&self->timers, when, self->timer_seq++, t);
     if (err < 0) {
         Py_DECREF(t);
@@ -587,7 +588,7 @@ loop_call_later(LoopObj *self, PyObject *const *args, Py_ssize_t nargsf,
     if (loop_deadline(args[0], ca_time_now(), &when) < 0) {
         return NULL;
     }
-    return loop_schedule_at(self, when, args + 1, nargs - 1, context);
+    return loop_schedule_at(self, when, 0, args + 1, nargs - 1, context);
 }
 
 static PyObject *
@@ -608,7 +609,8 @@ loop_call_at(LoopObj *self, PyObject *const *args, Py_ssize_t nargsf,
     if (loop_deadline(args[0], 0.0, &when) < 0) {
         return NULL;
     }
-    return loop_schedule_at(self, when, args + 1, nargs - 1, context);
+    return loop_schedule_at(self, when, PyLong_CheckExact(args[0]), args + 1,
+                            nargs - 1, context);
 }
 
 /* ---- run, stop, close ---- */

@@ -1,5 +1,6 @@
 """call_later, call_at and TimerHandle."""
 
+import asyncio
 import contextvars
 import sys
 
@@ -148,6 +149,33 @@ def test_call_at_handle_when_is_given_time(loop):
     handle = loop.call_at(when, print)
     assert handle.when() == when
     handle.cancel()
+
+
+def test_call_at_with_an_int_keeps_it_an_int(loop):
+    """asyncio's TimerHandle keeps the `when` call_at() was given, so an int
+    comes back as an int (aiohttp's timeout ceiling compares it with one)."""
+    when = int(loop.time()) + 100
+    handle = loop.call_at(when, print)
+    assert type(handle.when()) is int and handle.when() == when
+    assert type(handle._when) is int and handle._when == when
+    assert f"when={when} " in repr(handle)
+    assert hash(handle) == hash(when)
+    handle.cancel()
+    later = loop.call_later(100, print)
+    assert type(later.when()) is float
+    later.cancel()
+
+
+def test_timer_handle_constructor_keeps_an_int_when(loop, impl):
+    cls = asyncio.TimerHandle
+    if impl == "casyncio":
+        import casyncio
+
+        cls = casyncio.TimerHandle
+    assert type(cls(7, print, (), loop).when()) is int
+    assert type(cls(7.0, print, (), loop).when()) is float
+    assert cls(7, print, (), loop) == cls(7.0, print, (), loop)
+    assert cls(7, print, (), loop) < cls(7.5, print, (), loop)
 
 
 def test_timer_handle_repr_contains_callback_name_and_when(loop):
