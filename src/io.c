@@ -4,7 +4,8 @@
  * Owns: the table (indexed by fd) and the references in it: the
  * reader/writer Handles, and the pending sock_* operations of sockets.c,
  * the stream transports of stream.c and the accepters of server.c, which
- * take a Handle's place in a slot and run from dispatch directly.
+ * take a Handle's place in a slot and run from dispatch directly, unless
+ * entries that asyncio would run first wait (then they are queued).
  * Does not own: the fds themselves (the caller's) or the wakeup fd
  * (wakeup.c), which only has an entry here so dispatch can recognise it.
  *
@@ -386,10 +387,45 @@ ca_loop_remove_writer(LoopObj *loop, PyObject *fileobj)
     return io_remove(loop, fileobj, 1);
 }
 
+/* A transport's or accepter's event runs at once; if entries queued before
+ * the poll or due timers wait (behind), it is queued after them, where
+ * asyncio's selector loop queues the transport's reader or writer Handle:
+ * a callback scheduled before the data came runs before data_received. */
+static int
+io_fire_watcher(LoopObj *loop, int fd, PyObject *obj, int writer, int behind)
+{
+    if (!behind) {
+        return ca_stream_ready(loop, obj, writer);
+    }
+    PyObject *fdobj = PyLong_FromLong(fd);
+    if (fdobj == NULL) {
+        return -1;
+    }
+    int rc = ca_loop_schedule(loop, writer ? CA_READY_WATCH_WRITE : CA_READY_WATCH_READ,
+                              obj, fdobj, NULL);
+    Py_DECREF(fdobj);
+    return rc;
+}
+
+int
+ca_io_run_queued(LoopObj *loop, ca_ready_entry *e)
+{
+    int writer = e->kind == CA_READY_WATCH_WRITE;
+    ca_watch *w = io_watch(loop, (int)PyLong_AsLong(e->arg));
+    /* Unwatched since it was queued (paused, closed, stopped serving): as
+     * asyncio's remove_reader cancels the queued Handle, nothing runs. */
+    if (w == NULL || w->kind != CA_WATCH_CALLBACK
+        || (writer ? w->writer : w->reader) != e->obj) {
+        return 0;
+    }
+    return ca_stream_ready(loop, e->obj, writer);
+}
+
 /* Queues the handle in *slot, or unregisters it if it was cancelled (as
  * asyncio's _process_events does).  A sock_* operation runs at once, or
  * if entries queued before the poll wait (behind), is queued after them;
- * then 1: its fd's one-shot entry stays disarmed until the operation ran. */
+ * then 1: its fd's one-shot entry stays disarmed until the operation ran.
+ * A transport or accepter runs or is queued the same way. */
 static int
 io_fire(LoopObj *loop, int fd, int writer, int behind)
 {
@@ -402,7 +438,7 @@ io_fire(LoopObj *loop, int fd, int writer, int behind)
         return ca_sockop_ready(loop, (PyObject *)h, behind);
     }
     if (!Py_IS_TYPE(h, loop->state->HandleType)) {
-        return ca_stream_ready(loop, (PyObject *)h, writer);  /* transport, accepter */
+        return io_fire_watcher(loop, fd, (PyObject *)h, writer, behind);
     }
     if (h->cancelled) {
         PyObject *fdobj = PyLong_FromLong(fd);
@@ -467,11 +503,8 @@ ca_io_rearm(LoopObj *loop, int fd)
 }
 
 int
-ca_io_dispatch(LoopObj *loop, int nevents)
+ca_io_dispatch(LoopObj *loop, int nevents, int behind)
 {
-    /* Entries queued before the poll run before this poll's sock_*
-     * operations, as before asyncio's reader and writer Handles. */
-    int behind = loop->ready.len > 0;
     for (int i = 0; i < nevents; i++) {
         int fd;
         uint32_t mask;

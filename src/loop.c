@@ -14,7 +14,11 @@
  *   2. loop_poll:            wait in the reactor (interest changes of
  *                            add_reader & co. are applied when made);
  *   3. ca_io_dispatch:       queue the handles of ready fds, drain the wakeup;
- *   4. loop_collect_timers:  move due timers (when <= now) to the ready queue;
+ *                            transports and sock_* operations run at once
+ *                            unless phases 4 and 5 hold entries asyncio
+ *                            would run first (then they are queued too);
+ *   4. loop_collect_timers:  move due timers (when <= now, the clock read
+ *                            after the poll) to the ready queue;
  *   5. loop_run_ready:       run exactly the entries queued before this phase
  *                            began: what they schedule runs next iteration.
  *   6. (transports finish closing through callbacks queued in phase 5.)
@@ -48,6 +52,42 @@ ca_loop_check_closed(LoopObj *loop)
         return -1;
     }
     return 0;
+}
+
+static PyObject *loop_time(LoopObj *self, PyObject *unused);
+
+/* Whether self.time is the loop's own method; looked up when the loop is
+ * made, when it starts running and when "time" is set or deleted on it. */
+static int
+loop_refresh_clock(LoopObj *self)
+{
+    PyObject *m = PyObject_GetAttr((PyObject *)self, self->state->str_time);
+    if (m == NULL) {
+        return -1;
+    }
+    self->py_clock = !(PyCFunction_Check(m)
+                       && PyCFunction_GET_FUNCTION(m) == (PyCFunction)loop_time
+                       && PyCFunction_GET_SELF(m) == (PyObject *)self);
+    Py_DECREF(m);
+    return 0;
+}
+
+/* The loop's clock: time.monotonic(), or self.time() if that is not the
+ * loop's own (a subclass's, or a test's virtual clock). */
+static inline int
+loop_now(LoopObj *self, double *now)
+{
+    if (!self->py_clock) {
+        *now = ca_time_now();
+        return 0;
+    }
+    PyObject *t = PyObject_CallMethodNoArgs((PyObject *)self, self->state->str_time);
+    if (t == NULL) {
+        return -1;
+    }
+    *now = PyFloat_AsDouble(t);
+    Py_DECREF(t);
+    return *now == -1.0 && PyErr_Occurred() ? -1 : 0;
 }
 
 /* ca_loop_schedule's body, inlined where call_soon uses it. */
@@ -136,11 +176,19 @@ loop_drop_cancelled_timers(LoopObj *self)
     }
 }
 
+/* Whether a timer is due at `now` (a cancelled one counts: it only makes
+ * phase 3 queue what it could have run at once). */
+static int
+loop_timer_due(LoopObj *self, double now)
+{
+    ca_timer_node *top = ca_timerheap_top(&self->timers);
+    return top != NULL && (top->when <= now || isnan(top->when));
+}
+
 /* Phase 4: due timers go to the ready queue, in (when, seq) order. */
 static int
-loop_collect_timers(LoopObj *self)
+loop_collect_timers(LoopObj *self, double now)
 {
-    double now = ca_time_now();
     ca_timer_node *top;
     while ((top = ca_timerheap_top(&self->timers)) != NULL
            && (top->when <= now || isnan(top->when))) {
@@ -167,19 +215,26 @@ loop_collect_timers(LoopObj *self)
 
 /* ---- one iteration ---- */
 
-/* Phase 1: milliseconds the reactor may sleep, or -1 for no limit. */
+/* Phase 1: *timeout_ms, the milliseconds the reactor may sleep, or -1 for
+ * no limit.  -1 with an exception if a Python clock failed. */
 static int
-loop_poll_timeout(LoopObj *self)
+loop_poll_timeout(LoopObj *self, int *timeout_ms)
 {
     loop_drop_cancelled_timers(self);
+    ca_timer_node *top = ca_timerheap_top(&self->timers);
+    *timeout_ms = 0;
     if (self->ready.len > 0 || self->stopping) {
         return 0;
     }
-    ca_timer_node *top = ca_timerheap_top(&self->timers);
     if (top == NULL) {
+        *timeout_ms = -1;
+        return 0;
+    }
+    double now;
+    if (loop_now(self, &now) < 0) {
         return -1;
     }
-    double delay = top->when - ca_time_now();
+    double delay = top->when - now;
     if (!(delay > 0.0)) {  /* also NaN */
         return 0;
     }
@@ -188,7 +243,8 @@ loop_poll_timeout(LoopObj *self)
     }
     /* Round up: waking early would only cost another iteration, but a timer
      * is never run before its deadline (phase 4 checks the clock). */
-    return (int)ceil(delay * 1000.0);
+    *timeout_ms = (int)ceil(delay * 1000.0);
+    return 0;
 }
 
 /* Phase 2: returns the number of reactor events, or -1 with an exception
@@ -249,6 +305,9 @@ loop_dispatch_entry(LoopObj *self, ca_ready_entry *e)
     case CA_READY_EXEC_RESULT:
     case CA_READY_EXEC_ERROR:
         return ca_executor_settle(self, e);
+    case CA_READY_WATCH_READ:
+    case CA_READY_WATCH_WRITE:
+        return ca_io_run_queued(self, e);
     }
     return 0;
 }
@@ -344,15 +403,25 @@ loop_run_ready(LoopObj *self)
 static int
 loop_run_once(LoopObj *self)
 {
-    int timeout_ms = loop_poll_timeout(self);
+    int timeout_ms;
+    if (loop_poll_timeout(self, &timeout_ms) < 0) {
+        return -1;
+    }
     int nevents = loop_poll(self, timeout_ms);
     if (nevents < 0) {
         return -1;
     }
-    if (ca_io_dispatch(self, nevents) < 0) {
+    /* One clock reading, as asyncio's end_time: the timers due at the poll
+     * run after its I/O events, before anything those schedule. */
+    double now;
+    if (loop_now(self, &now) < 0) {
         return -1;
     }
-    if (loop_collect_timers(self) < 0) {
+    int behind = self->ready.len > 0 || loop_timer_due(self, now);
+    if (ca_io_dispatch(self, nevents, behind) < 0) {
+        return -1;
+    }
+    if (loop_collect_timers(self, now) < 0) {
         return -1;
     }
     return loop_run_ready(self);
@@ -585,7 +654,8 @@ loop_call_later(LoopObj *self, PyObject *const *args, Py_ssize_t nargsf,
         PyErr_SetString(PyExc_TypeError, "delay must not be None");
         return NULL;
     }
-    if (loop_deadline(args[0], ca_time_now(), &when) < 0) {
+    double now;
+    if (loop_now(self, &now) < 0 || loop_deadline(args[0], now, &when) < 0) {
         return NULL;
     }
     return loop_schedule_at(self, when, 0, args + 1, nargs - 1, context);
@@ -619,6 +689,9 @@ static PyObject *
 loop_run_forever_core(LoopObj *self, PyObject *unused)
 {
     int rc;
+    if (loop_refresh_clock(self) < 0) {
+        return NULL;
+    }
     do {
         rc = loop_run_once(self);
     } while (rc == 0 && !self->stopping);
@@ -1049,10 +1122,27 @@ loop_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
         goto error;
     }
     Py_DECREF(debug);
+    if (loop_refresh_clock(self) < 0) {
+        goto error;
+    }
     return (PyObject *)self;
 error:
     Py_DECREF(self);
     return NULL;
+}
+
+/* Setting or deleting "time" on the loop (mock.patch.object(loop, "time"))
+ * changes the clock it reads. */
+static int
+loop_setattro(LoopObj *self, PyObject *name, PyObject *value)
+{
+    if (PyObject_GenericSetAttr((PyObject *)self, name, value) < 0) {
+        return -1;
+    }
+    if (PyUnicode_Check(name) && PyUnicode_Compare(name, self->state->str_time) == 0) {
+        return loop_refresh_clock(self);
+    }
+    return 0;
 }
 
 static int
@@ -1219,6 +1309,7 @@ static PyGetSetDef loop_getset[] = {
 static PyType_Slot loop_slots[] = {
     {Py_tp_doc, "The C engine of casyncio.Loop."},
     {Py_tp_new, loop_tp_new},
+    {Py_tp_setattro, loop_setattro},
     {Py_tp_traverse, loop_traverse},
     {Py_tp_clear, loop_clear},
     {Py_tp_dealloc, loop_dealloc},

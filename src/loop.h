@@ -63,6 +63,11 @@ typedef struct {
     char stopping;
     char closed;
     char running;
+    /* time() is not the loop's own (a subclass's, or patched on the
+     * instance as tests with a virtual clock do): the loop reads its clock
+     * through it, as asyncio's loop calls self.time().  Kept up to date by
+     * loop_refresh_clock. */
+    char py_clock;
     unsigned long thread_id;  /* valid while running */
     uint64_t timer_seq;       /* tie-breaker for equal deadlines */
     Py_ssize_t timer_cancelled; /* cancelled timers still in the heap */
@@ -90,7 +95,11 @@ void ca_loop_timer_cancelled(LoopObj *loop, HandleObj *timer);
 int ca_loop_check_closed(LoopObj *loop);
 
 /* io.c */
-int ca_io_dispatch(LoopObj *loop, int nevents);
+/* Runs or queues what the poll's `nevents` events are for; `behind`: entries
+ * that must run first (queued before the poll, or due timers) wait. */
+int ca_io_dispatch(LoopObj *loop, int nevents, int behind);
+/* Runs a CA_READY_WATCH_* entry, unless its object no longer watches the fd. */
+int ca_io_run_queued(LoopObj *loop, ca_ready_entry *e);
 /* Watches fd for reading as one of the loop's own kinds (wakeup, signal). */
 int ca_io_watch_special(LoopObj *loop, int fd, int kind);
 void ca_io_clear(LoopObj *loop);

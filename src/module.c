@@ -163,6 +163,7 @@ module_intern_strings(ca_state *st)
         || module_intern(&st->str_throw, "throw") < 0
         || module_intern(&st->str_call_soon, "call_soon") < 0
         || module_intern(&st->str_is_running, "is_running") < 0
+        || module_intern(&st->str_time, "time") < 0
         || module_intern(&st->str_future, "future") < 0
         || module_intern(&st->str_task, "task") < 0
         || module_intern(&st->str_fileno, "fileno") < 0
@@ -247,7 +248,7 @@ module_exec(PyObject *mod)
     X(str_message) X(str_exception) X(str_handle) X(str_source_traceback)      \
     X(str_context) X(str_add_done_callback) X(str_cancel) X(str_result)        \
     X(str_get_loop) X(str_loop_attr) X(str_blocking) X(str_throw)              \
-    X(str_call_soon) X(str_is_running) X(str_future) X(str_task)               \
+    X(str_call_soon) X(str_is_running) X(str_time) X(str_future) X(str_task)   \
     X(str_fileno) X(str_gettimeout) X(str_recvfrom) X(str_recvfrom_into)      \
     X(str_sendto) X(str_connect) X(str_accept) X(str_setblocking)              \
     X(kwnames_context) X(empty_tuple)                                          \

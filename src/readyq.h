@@ -23,6 +23,10 @@ typedef enum {
     CA_READY_SOCKOP,      /* obj: a sock_* operation whose fd is ready */
     CA_READY_EXEC_RESULT, /* the default executor's fn returned arg for future obj */
     CA_READY_EXEC_ERROR,  /* ... raised arg */
+    CA_READY_WATCH_READ,  /* obj: a transport or accepter whose fd, arg (an
+                           * int), was reported readable behind queued
+                           * entries (io.c) */
+    CA_READY_WATCH_WRITE, /* ... writable */
 } ca_ready_kind;
 
 /* The loop owns one reference to each non-NULL object of a queued entry. */

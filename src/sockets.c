@@ -594,8 +594,8 @@ sockop_resume(SockOpObj *op, PyObject **result)
     return *result ? PYGEN_RETURN : PYGEN_ERROR;
 }
 
-/* The fd is ready.  When entries queued before the poll wait, the
- * attempt is queued behind them, where asyncio queues the reader's
+/* The fd is ready.  When entries queued before the poll (or due timers)
+ * wait, the attempt is queued behind them, where asyncio queues the reader's
  * Handle: a cancel() among them runs first and the operation then reads
  * nothing (made at once, it read the bytes and the cancellation threw them
  * away with its result).  Otherwise nothing can come before it, and it is

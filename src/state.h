@@ -118,6 +118,7 @@ typedef struct {
     PyObject *str_is_running;
     PyObject *str_future;
     PyObject *str_task;
+    PyObject *str_time;
     PyObject *str_fileno;
     PyObject *str_gettimeout;
     PyObject *str_recvfrom;

@@ -344,3 +344,64 @@ def test_timer_handle_get_context_returns_given_context(loop):
     handle = loop.call_later(10, print, context=ctx)
     assert handle.get_context() is ctx
     handle.cancel()
+
+
+# ---- a clock other than the loop's own ----
+#
+# asyncio's loop reads its clock through self.time(): in call_later, in the
+# poll timeout and when it collects the due timers.  Tests with a virtual
+# clock patch loop.time (aiohttp's keepalive test, looptime) or subclass
+# the loop; the loop then runs its timers by that clock.
+
+
+def test_time_patched_on_the_loop_decides_which_timers_are_due(loop):
+    from unittest import mock
+
+    async def main():
+        fired = []
+        now = loop.time()
+        loop.call_at(now + 1000, fired.append, "far")
+        with mock.patch.object(loop, "time", return_value=now + 1000):
+            later = loop.call_later(5, print)
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        assert later.when() == now + 1005
+        later.cancel()
+        # Unpatched again: a timer far off waits.
+        loop.call_at(loop.time() + 1000, fired.append, "not yet")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return fired
+
+    assert loop.run_until_complete(main()) == ["far"]
+
+
+def test_subclass_clock_runs_the_timers(impl):
+    from conftest import loop_class
+
+    class VirtualClock(loop_class(impl)):
+        offset = 0.0
+
+        def time(self):
+            return super().time() + self.offset
+
+    loop = VirtualClock()
+    try:
+        fired = []
+        loop.call_later(3600, fired.append, "an hour on")
+        loop.call_soon(setattr, loop, "offset", 3600.0)
+        loop.call_later(3600, loop.stop)
+        loop.run_forever()
+        assert fired == ["an hour on"]
+    finally:
+        loop.close()
+
+
+def test_failing_clock_propagates_from_run(loop):
+    from unittest import mock
+
+    loop.call_later(0.001, print)
+    with mock.patch.object(loop, "time", side_effect=ZeroDivisionError):
+        with pytest.raises(ZeroDivisionError):
+            loop.run_forever()
+    assert not loop.is_running()
