@@ -37,7 +37,9 @@ async def connected(order):
     loop = asyncio.get_running_loop()
     ours, theirs = socket.socketpair()
     theirs.setblocking(False)
-    transport, protocol = await loop.connect_accepted_socket(lambda: Recorder(order), ours)
+    transport, protocol = await loop.connect_accepted_socket(
+        lambda: Recorder(order), ours
+    )
     await asyncio.sleep(0)  # connection_made and the first read registration
     return transport, protocol, theirs
 
