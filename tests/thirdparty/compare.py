@@ -1,8 +1,9 @@
 """Run a library's own test suite on casyncio and on stock asyncio, and list
 the tests that fail only on casyncio.
 
-    python tests/thirdparty/compare.py anyio  [--version V] [--workdir DIR]
-    python tests/thirdparty/compare.py uvloop [--version V] [--workdir DIR]
+    python tests/thirdparty/compare.py anyio   [--version V] [--workdir DIR]
+    python tests/thirdparty/compare.py uvloop  [--version V] [--workdir DIR]
+    python tests/thirdparty/compare.py aiohttp [--version V] [--workdir DIR]
 
 The library's source distribution comes from PyPI (its tests are in it).
 A virtual environment is made with the running Python, with casyncio from
@@ -14,6 +15,9 @@ this checkout and what the suite needs, and pytest runs with --junitxml:
 - uvloop: the test classes it runs on asyncio's loop (`Test_AIO_*`), once
   as they are and once with that loop replaced by casyncio.new_event_loop()
   (and the suite told the loop is asyncio's, which casyncio follows).
+- aiohttp: its tests (with its own pytest.ini, less its coverage options)
+  against its wheel, once as they are and once with `pytest --casyncio`
+  (casyncio's pytest plugin), two xdist workers each.
 
 Prints both tallies and every test that fails on casyncio and passes on
 stock asyncio; exit status 1 if there is one.  Not part of the test
@@ -45,6 +49,28 @@ SUITES = {
         "truststore",
     ],
     "uvloop": ["psutil", "pyOpenSSL", "pytest", "pytest-timeout"],
+    # requirements/test.in of its sdist, less pytest-cov, mypy and the
+    # Windows-only and PyPy-only entries (coverage stays: pytest.ini names
+    # one of its warnings).
+    "aiohttp": [
+        "blockbuster",
+        "coverage",
+        "freezegun",
+        "gunicorn",
+        "isal",
+        "pkgconfig",
+        "proxy.py>=2.4.4rc5",
+        "pytest",
+        "pytest-codspeed",
+        "pytest-mock",
+        "pytest-timeout",
+        "pytest-xdist",
+        "python-on-whales",
+        "setuptools-git",
+        "trustme",
+        "uvloop",
+        "zlib-ng",
+    ],
 }
 
 UVLOOP_CONFTEST = """\
@@ -204,6 +230,39 @@ def run_uvloop(py, src, work):
     return report(*results)
 
 
+def run_aiohttp(py, src, work):
+    # Its tests and pytest.ini alone, so the installed wheel is tested
+    # rather than the sdist's unbuilt aiohttp/.
+    tests = work / "aiohttp-tests"
+    shutil.rmtree(tests, ignore_errors=True)
+    shutil.copytree(src / "tests", tests / "tests")
+    shutil.copy(src / "pytest.ini", tests)
+    results = []
+    for extra in ([], ["--casyncio"]):
+        junit = work / f"aiohttp{'-casyncio' if extra else ''}.xml"
+        sh(
+            py,
+            "-m",
+            "pytest",
+            "-q",
+            "-o",
+            "addopts=",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not dev_mode and not autobahn and not internal",
+            "-n",
+            "2",
+            *extra,
+            f"--junitxml={junit}",
+            "tests",
+            cwd=tests,
+            check=False,
+        )
+        results.append(outcomes(junit))
+    return report(*results)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("library", choices=sorted(SUITES))
@@ -216,9 +275,10 @@ def main():
     sh(sys.executable, "-m", "venv", venv, check=True)
     py = venv / "bin" / "python"
     src, version = fetch_sdist(py, args.library, args.version, work)
-    lib = src if args.library == "anyio" else f"uvloop=={version}"
+    lib = src if args.library == "anyio" else f"{args.library}=={version}"
     sh(py, "-m", "pip", "install", "-q", ROOT, lib, *SUITES[args.library], check=True)
-    run = run_anyio if args.library == "anyio" else run_uvloop
+    runners = {"anyio": run_anyio, "uvloop": run_uvloop, "aiohttp": run_aiohttp}
+    run = runners[args.library]
     print(f"{args.library} {version} on {sys.version.split()[0]}, work dir {work}")
     return 1 if run(py, src, work) else 0
 
