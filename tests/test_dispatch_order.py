@@ -32,83 +32,64 @@ class Recorder(asyncio.Protocol):
         asyncio.get_running_loop().call_soon(self.order.append, "after-data")
 
 
-async def connected(order):
-    """A transport over one end of a socket pair, and the other end."""
-    loop = asyncio.get_running_loop()
-    ours, theirs = socket.socketpair()
-    theirs.setblocking(False)
-    transport, protocol = await loop.connect_accepted_socket(
-        lambda: Recorder(order), ours
-    )
-    await asyncio.sleep(0)  # connection_made and the first read registration
-    return transport, protocol, theirs
-
-
 async def settle():
     for _ in range(5):
         await asyncio.sleep(0)
 
 
-def test_callback_queued_before_the_data_came_runs_first(loop):
-    async def main():
-        order = []
-        transport, _, peer = await connected(order)
-        peer.send(b"x")
-        loop.call_soon(order.append, "soon")
-        await settle()
-        transport.close()
-        peer.close()
-        return order
+async def when_data_comes(before_poll):
+    """A transport over one end of a socket pair: a byte is sent to it, and
+    before the loop polls, `before_poll(loop, transport, order)` queues what
+    the test wants queued ahead of it.  Returns the transport and the order
+    of events once the loop has run a few iterations."""
+    loop = asyncio.get_running_loop()
+    order = []
+    ours, peer = socket.socketpair()
+    transport, _ = await loop.connect_accepted_socket(lambda: Recorder(order), ours)
+    await asyncio.sleep(0)  # connection_made and the first read registration
+    peer.send(b"x")
+    before_poll(loop, transport, order)
+    await settle()
+    peer.close()
+    return transport, order
 
-    order = run(loop, main())
+
+def test_callback_queued_before_the_data_came_runs_first(loop):
+    def before_poll(loop, transport, order):
+        loop.call_soon(order.append, "soon")
+
+    transport, order = run(loop, when_data_comes(before_poll))
+    transport.close()
     assert order[:3] == ["soon", "data", "after-data"]
 
 
 def test_due_timer_runs_before_what_data_received_schedules(loop):
-    async def main():
-        order = []
-        transport, _, peer = await connected(order)
-        peer.send(b"x")
+    def before_poll(loop, transport, order):
         loop.call_at(loop.time() - 1, order.append, "timer")
-        await settle()
-        transport.close()
-        peer.close()
-        return order
 
-    order = run(loop, main())
+    transport, order = run(loop, when_data_comes(before_poll))
+    transport.close()
     assert order[:3] == ["data", "timer", "after-data"]
 
 
 def test_pause_queued_before_the_data_came_holds_it_back(loop):
-    async def main():
-        order = []
-        transport, _, peer = await connected(order)
-        peer.send(b"x")
+    def before_poll(loop, transport, order):
         loop.call_soon(transport.pause_reading)
-        await settle()
-        held = list(order)
-        transport.resume_reading()
-        await settle()
-        transport.close()
-        peer.close()
-        return held, order
 
-    held, order = run(loop, main())
-    assert held == []
+    transport, order = run(loop, when_data_comes(before_poll))
+    assert order == []
+    transport.resume_reading()
+    run(loop, settle())
+    transport.close()
     assert order == ["data", "after-data"]
 
 
 def test_close_queued_before_the_data_came_drops_it(loop):
-    async def main():
-        order = []
-        transport, _, peer = await connected(order)
-        peer.send(b"x")
+    def before_poll(loop, transport, order):
         loop.call_soon(transport.close)
-        await settle()
-        peer.close()
-        return order
 
-    assert run(loop, main()) == []
+    _, order = run(loop, when_data_comes(before_poll))
+    assert order == []
 
 
 @pytest.mark.parametrize("family", ["tcp", "unix"])
