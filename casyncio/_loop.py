@@ -660,8 +660,8 @@ class Loop(  # type: ignore[misc]
         if path is not None:
             prev_ino = self._unix_server_sockets.pop(sock)
             try:
-                if os.stat(path).st_ino == prev_ino:
-                    os.unlink(path)
+                # In C (src/server.c): asyncio's os.stat and os.unlink here.
+                self._unlink_unix_socket(path, prev_ino)
             except FileNotFoundError:
                 pass
             except OSError as err:

@@ -1275,6 +1275,8 @@ static PyMethodDef loop_methods[] = {
      METH_FASTCALL | METH_KEYWORDS, NULL},
     {"_start_accepting", (PyCFunction)(void (*)(void))ca_loop_start_accepting,
      METH_FASTCALL, NULL},
+    {"_unlink_unix_socket", (PyCFunction)(void (*)(void))ca_loop_unlink_unix_socket,
+     METH_FASTCALL, NULL},
     {"create_future", (PyCFunction)loop_create_future, METH_NOARGS,
      "create_future($self, /)\n--\n\nReturn a new casyncio.Future bound to the loop."},
     {"create_task", (PyCFunction)(void (*)(void))loop_create_task,

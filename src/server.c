@@ -19,6 +19,8 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* asyncio.constants.ACCEPT_RETRY_DELAY, in seconds. */
 #define ACCEPT_RETRY_DELAY 1.0
@@ -237,6 +239,42 @@ ca_accepter_ready(LoopObj *loop, PyObject *obj)
     }
     Py_DECREF(self);
     return rc < 0 ? -1 : 0;
+}
+
+/* loop._unlink_unix_socket(path, ino): 3.13's clean-up of a UNIX server's
+ * path when it stops serving: unlink it if it is still the inode the server
+ * bound.  The stat() and unlink() asyncio's _stop_serving makes with
+ * os.stat and os.unlink, made here in C: the same system calls, but not
+ * reported as blocking calls from the loop by tools such as blockbuster,
+ * which allow them in asyncio's function (aiohttp's suite runs it). */
+PyObject *
+ca_loop_unlink_unix_socket(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *bytes = NULL;
+    unsigned long long ino;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_unlink_unix_socket() takes 2 arguments");
+        return NULL;
+    }
+    ino = PyLong_AsUnsignedLongLong(args[1]);
+    if ((ino == (unsigned long long)-1 && PyErr_Occurred())
+        || !PyUnicode_FSConverter(args[0], &bytes)) {
+        return NULL;
+    }
+    const char *path = PyBytes_AS_STRING(bytes);
+    struct stat st;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = stat(path, &st);
+    if (rc == 0 && (unsigned long long)st.st_ino == ino) {
+        rc = unlink(path);
+    }
+    Py_END_ALLOW_THREADS
+    Py_DECREF(bytes);
+    if (rc < 0) {
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, args[0]);
+    }
+    Py_RETURN_NONE;
 }
 
 /* loop._start_accepting(sock, protocol_factory, server, backlog,

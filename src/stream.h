@@ -30,6 +30,7 @@ int ca_accepter_ready(LoopObj *loop, PyObject *obj);
 PyObject *ca_loop_make_socket_transport(LoopObj *, PyObject *const *, Py_ssize_t,
                                         PyObject *);
 PyObject *ca_loop_start_accepting(LoopObj *, PyObject *const *, Py_ssize_t);
+PyObject *ca_loop_unlink_unix_socket(LoopObj *, PyObject *const *, Py_ssize_t);
 
 extern PyType_Spec ca_accepter_spec;
 

@@ -863,3 +863,72 @@ def test_tls_handshake_timeout(loop):
             assert accepted and accepted[0].is_closing()
 
     run(loop, main())
+
+
+# ---- 3.13: a UNIX server's path is removed when it stops serving ----
+
+needs_cleanup_socket = pytest.mark.skipif(
+    sys.version_info < (3, 13), reason="create_unix_server(cleanup_socket=) is 3.13+"
+)
+
+
+@needs_cleanup_socket
+@pytest.mark.parametrize("replaced", [False, True])
+def test_unix_server_close_removes_its_own_path_only(loop, tmp_path, replaced):
+    import os
+
+    path = str(tmp_path / "s.sock")
+
+    async def main():
+        server = await loop.create_unix_server(asyncio.Protocol, path)
+        if replaced:  # another file took the name: not the server's to remove
+            os.unlink(path)
+            with open(path, "w") as f:
+                f.write("not a socket")
+        server.close()
+        await server.wait_closed()
+
+    loop.run_until_complete(main())
+    assert os.path.exists(path) == replaced
+
+
+@needs_cleanup_socket
+def test_unix_server_close_makes_no_blocking_os_call_outside_asyncio(
+    loop, tmp_path, monkeypatch
+):
+    """blockbuster (aiohttp's suite runs it) reports os.stat and os.unlink
+    made while the loop runs, except from asyncio's own _stop_serving: the
+    clean-up must not call them from elsewhere (casyncio makes the same
+    system calls in C)."""
+    import os
+
+    callers = []
+
+    def spy(name):
+        real = getattr(os, name)
+
+        def wrapper(*args, **kwargs):
+            code = sys._getframe(1).f_code
+            callers.append((name, code.co_filename, code.co_name))
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    path = str(tmp_path / "s.sock")
+
+    async def main():
+        server = await loop.create_unix_server(asyncio.Protocol, path)
+        monkeypatch.setattr(os, "stat", spy("stat"))
+        monkeypatch.setattr(os, "unlink", spy("unlink"))
+        server.close()
+        await server.wait_closed()
+        monkeypatch.undo()
+
+    loop.run_until_complete(main())
+    assert not os.path.exists(path)
+    for name, filename, func in callers:
+        assert filename.endswith(os.path.join("asyncio", "unix_events.py")), (
+            name,
+            filename,
+            func,
+        )
