@@ -3,8 +3,10 @@
 import asyncio
 import contextvars
 import sys
+from unittest import mock
 
 import pytest
+from conftest import loop_class
 
 var = contextvars.ContextVar("var", default="unset")
 
@@ -355,8 +357,6 @@ def test_timer_handle_get_context_returns_given_context(loop):
 
 
 def test_time_patched_on_the_loop_decides_which_timers_are_due(loop):
-    from unittest import mock
-
     async def main():
         fired = []
         now = loop.time()
@@ -377,8 +377,6 @@ def test_time_patched_on_the_loop_decides_which_timers_are_due(loop):
 
 
 def test_subclass_clock_runs_the_timers(impl):
-    from conftest import loop_class
-
     class VirtualClock(loop_class(impl)):
         offset = 0.0
 
@@ -398,8 +396,6 @@ def test_subclass_clock_runs_the_timers(impl):
 
 
 def test_failing_clock_propagates_from_run(loop):
-    from unittest import mock
-
     loop.call_later(0.001, print)
     with mock.patch.object(loop, "time", side_effect=ZeroDivisionError):
         with pytest.raises(ZeroDivisionError):

@@ -5,6 +5,7 @@ Protocol and BufferedProtocol, on casyncio and on stock asyncio."""
 import asyncio
 import contextlib
 import gc
+import os
 import socket
 import struct
 import sys
@@ -875,8 +876,6 @@ needs_cleanup_socket = pytest.mark.skipif(
 @needs_cleanup_socket
 @pytest.mark.parametrize("replaced", [False, True])
 def test_unix_server_close_removes_its_own_path_only(loop, tmp_path, replaced):
-    import os
-
     path = str(tmp_path / "s.sock")
 
     async def main():
@@ -900,8 +899,6 @@ def test_unix_server_close_makes_no_blocking_os_call_outside_asyncio(
     made while the loop runs, except from asyncio's own _stop_serving: the
     clean-up must not call them from elsewhere (casyncio makes the same
     system calls in C)."""
-    import os
-
     callers = []
 
     def spy(name):
