@@ -624,6 +624,15 @@ def listening_socket(family: str, tmp: str):
     return s, address
 
 
+def pinned(cpus, which):
+    """With --pin, what a child runs before exec to stay on its own CPU:
+    the server on the first of `cpus`, the client on the second."""
+    if not cpus:
+        return None
+    cpu = cpus[which]
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
 def run_one(impl, mode, family, size_kib, args, floors, tmp, count=0) -> dict:
     """One server of impl against one client run: {"rate", "cpu_us"}, or
     {"error"}.  args.client_cmd is the C client, or None for the Python one."""
@@ -643,6 +652,7 @@ def run_one(impl, mode, family, size_kib, args, floors, tmp, count=0) -> dict:
         stderr=subprocess.PIPE,
         pass_fds=(fd,),
         text=True,
+        preexec_fn=pinned(args.pin, 0),
     )
     lsock.close()
     try:
@@ -658,6 +668,7 @@ def run_one(impl, mode, family, size_kib, args, floors, tmp, count=0) -> dict:
             capture_output=True,
             text=True,
             timeout=args.seconds + 60 + (600 if args.wrap else 0),
+            preexec_fn=pinned(args.pin, 1),
         )
         # communicate() closes the server's stdin: its signal to stop.
         out, err = server.communicate(timeout=600 if args.wrap else 30)
@@ -773,8 +784,19 @@ def main(argv=None) -> int:
         help="serve with glibc's malloc as a fresh process has it, rather than"
         " settled the same way for every implementation (servers.settle_malloc)",
     )
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="run each server on one CPU and the client on another"
+        " (sched_setaffinity), so that neither moves between runs",
+    )
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            p.error("--pin needs two CPUs")
+        args.pin = cpus[:2]
     impls = [i for i in args.impls.split(",") if i]
     modes = [m for m in args.modes.split(",") if m]
     families = [f for f in args.families.split(",") if f]
@@ -814,6 +836,11 @@ def main(argv=None) -> int:
             f"{args.callgrind} then {2 * args.callgrind} messages each under callgrind"
             if args.callgrind
             else f"{args.seconds:g} s per run, {args.rounds} round(s)"
+        )
+        + (
+            f"; server on CPU {args.pin[0]}, client on CPU {args.pin[1]}"
+            if args.pin
+            else ""
         ),
         flush=True,
     )

@@ -5,6 +5,7 @@ both implementations, and its check of wrk's report rejects a bad run."""
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -145,6 +146,25 @@ def test_echo_client_rejects_a_changed_byte(loop, tmp_path, which):
     rc, out, err = _run_client(loop, tmp_path, which, flip_at=12345)
     assert rc != 0
     assert "differs" in err
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs two CPUs",
+)
+def test_echo_pin_puts_server_and_client_on_their_own_cpus():
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    assert echo.pinned(None, 0) is None
+    code = "import os; print(sorted(os.sched_getaffinity(0)))"
+    for which in (0, 1):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            preexec_fn=echo.pinned(cpus, which),
+        ).stdout
+        assert json.loads(out) == [cpus[which]]
 
 
 # --------------------------------------------------------------------------
