@@ -254,7 +254,9 @@ module_exec(PyObject *mod)
     X(kwnames_context) X(empty_tuple)                                          \
     X(StreamTransportType) X(AccepterType) X(TransportSocket)                  \
     X(BufferedProtocol) X(set_result_unless_cancelled) X(str_data_received)    \
-    X(str_get_buffer) X(str_buffer_updated) X(str_eof_received) X(str_peername)
+    X(str_get_buffer) X(str_buffer_updated) X(str_eof_received)                \
+    X(str_peername) X(SocketType) X(str_recv) X(str_recv_into) X(str_send)     \
+    X(str_sendmsg)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)

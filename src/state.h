@@ -129,6 +129,7 @@ typedef struct {
     PyObject *str_setblocking;
     /* Stream transports (stream.c), filled by ca_stream_types_init. */
     PyObject *TransportSocket;        /* trsock.TransportSocket */
+    PyObject *SocketType;             /* socket.socket */
     PyObject *BufferedProtocol;       /* protocols.BufferedProtocol */
     PyObject *set_result_unless_cancelled; /* futures._set_result_unless_cancelled */
     PyObject *str_data_received;
@@ -136,6 +137,10 @@ typedef struct {
     PyObject *str_buffer_updated;
     PyObject *str_eof_received;
     PyObject *str_peername;
+    PyObject *str_recv;
+    PyObject *str_recv_into;
+    PyObject *str_send;
+    PyObject *str_sendmsg;
     PyObject *kwnames_context;        /* ("context",) for vectorcalls */
     PyObject *empty_tuple;
 

@@ -115,6 +115,8 @@ typedef struct {
     char lost;              /* _call_connection_lost has run */
     char kind;              /* STREAM_SOCKET or a pipe end */
     char large_reads;       /* the last read was >= STREAM_DIRECT_MIN bytes */
+    char pysock;            /* the socket is a socket.socket subclass (see
+                               "sockets of a subclass" below) */
 } StreamObj;
 
 /* ---- the write queue (no Python calls but Py_DECREF) ---- */
@@ -617,6 +619,140 @@ stream_recv(StreamObj *self, char *buf, Py_ssize_t size)
 #define STREAM_NOMEM (-4)
 #define STREAM_NOT_DIRECT (-5)
 
+/* ---- sockets of a subclass ----
+ * asyncio's selector transport reads and writes through the socket
+ * object's own methods: recv() (recv_into() for a BufferedProtocol),
+ * send(), and shutdown() for write_eof.  A socket.socket subclass may
+ * override them, to count or log the traffic or to wrap it, so for one
+ * (pysock) the transport calls them too, and sendmsg() for queued data
+ * from 3.12 on; an exact socket.socket goes straight to the system calls.
+ * Those methods run Python code, which may write to, close or abort the
+ * transport before they return. */
+
+/* After such a call raised: -1 would block (BlockingIOError or
+ * InterruptedError, as asyncio ignores them), else stream_recv's -2 (the
+ * transport has been closed with the exception) or -3. */
+static Py_ssize_t
+stream_py_failed(StreamObj *self, int writing)
+{
+    if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
+        || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
+        PyErr_Clear();
+        return -1;
+    }
+    return stream_failed(self, stream_msg(self, writing)) < 0 ? -3 : -2;
+}
+
+/* sock.recv(max_size): what it returned in *data and its length, 0 for
+ * an empty result (EOF), or stream_py_failed's outcomes. */
+static Py_ssize_t
+stream_recv_py(StreamObj *self, PyObject **data)
+{
+    PyObject *size = PyLong_FromLong(STREAM_READ_SIZE);
+    if (size == NULL) {
+        return STREAM_NOMEM;
+    }
+    PyObject *r = PyObject_CallMethodOneArg(self->sock, stream_state(self)->str_recv, size);
+    Py_DECREF(size);
+    Py_ssize_t n = r ? PyObject_Size(r) : -1;
+    if (n <= 0) {
+        Py_XDECREF(r);
+        return n == 0 ? 0 : stream_py_failed(self, 0);
+    }
+    *data = r;
+    return n;
+}
+
+/* sock.recv_into(buf), as stream_recv returns. */
+static Py_ssize_t
+stream_recv_into_py(StreamObj *self, PyObject *buf)
+{
+    PyObject *r = PyObject_CallMethodOneArg(self->sock, stream_state(self)->str_recv_into, buf);
+    Py_ssize_t n = r ? PyNumber_AsSsize_t(r, PyExc_OverflowError) : -1;
+    Py_XDECREF(r);
+    return n == -1 && PyErr_Occurred() ? stream_py_failed(self, 0) : n;
+}
+
+/* sock.send(data), or another method of the socket sending `len` bytes
+ * given as one argument: bytes sent (at most len), -1 would block, -2 with
+ * the exception set. */
+static Py_ssize_t
+stream_send_py(StreamObj *self, PyObject *method, PyObject *data, Py_ssize_t len)
+{
+    PyObject *r = PyObject_CallMethodOneArg(self->sock, method, data);
+    Py_ssize_t n = r ? PyNumber_AsSsize_t(r, PyExc_OverflowError) : -1;
+    Py_XDECREF(r);
+    if (n == -1 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
+            || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
+            PyErr_Clear();
+            return -1;
+        }
+        return -2;
+    }
+    return n < 0 ? 0 : n > len ? len : n;
+}
+
+/* The queue, from where the last send stopped, handed to the socket as
+ * asyncio's transport hands its buffer: sock.sendmsg() of the queued
+ * chunks from 3.12 on; before, sock.send() of the first (3.11's asyncio
+ * sends its whole bytearray, of which the socket takes what it can).  As
+ * stream_send_py. */
+static Py_ssize_t
+stream_flush_py(StreamObj *self)
+{
+    stream_wbuf *b = &self->wbuf;
+    PyObject *head = Py_NewRef(b->items[b->head]);
+    Py_ssize_t offset = b->offset, len = PyBytes_GET_SIZE(head) - offset;
+    PyObject *chunk = offset == 0
+        ? Py_NewRef(head)
+        : PyBytes_FromStringAndSize(PyBytes_AS_STRING(head) + offset, len);
+    Py_ssize_t n = -2;
+#if PY_VERSION_HEX >= 0x030C0000
+    Py_ssize_t count = b->len < STREAM_IOV_MAX ? b->len : STREAM_IOV_MAX;
+    PyObject *chunks = chunk ? PyList_New(count) : NULL;
+    if (chunks != NULL) {
+        PyList_SET_ITEM(chunks, 0, Py_NewRef(chunk));
+        for (Py_ssize_t i = 1; i < count; i++) {
+            PyObject *item = b->items[b->head + i];
+            PyList_SET_ITEM(chunks, i, Py_NewRef(item));
+            len += PyBytes_GET_SIZE(item);
+        }
+        n = stream_send_py(self, stream_state(self)->str_sendmsg, chunks, len);
+        Py_DECREF(chunks);
+    }
+#else
+    if (chunk != NULL) {
+        n = stream_send_py(self, stream_state(self)->str_send, chunk, len);
+    }
+#endif
+    Py_XDECREF(chunk);
+    /* send() may have run code that wrote, closed or aborted: what it sent
+     * counts only if the queue still starts where it did. */
+    if (n >= 0 && (b->len == 0 || b->items[b->head] != head || b->offset != offset)) {
+        n = -1;
+    }
+    Py_DECREF(head);
+    return n;
+}
+
+/* write_eof's shutdown(SHUT_WR), through sock.shutdown() for a subclass;
+ * -1 with the exception set. */
+static int
+stream_shutdown_wr(StreamObj *self)
+{
+    if (!self->pysock) {
+        if (shutdown(self->fd, SHUT_WR) < 0) {
+            ca_err_from_errno(-errno);
+            return -1;
+        }
+        return 0;
+    }
+    PyObject *r = PyObject_CallMethod(self->sock, "shutdown", "i", SHUT_WR);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
 /* Receives through the loop's scratch buffer into *data (one copy). */
 static Py_ssize_t
 stream_recv_scratch(StreamObj *self, PyObject **data)
@@ -665,7 +801,9 @@ stream_read_data(StreamObj *self)
 {
     ca_state *st = stream_state(self);
     PyObject *data = NULL;
-    Py_ssize_t n = self->large_reads ? stream_recv_direct(self, &data) : STREAM_NOT_DIRECT;
+    Py_ssize_t n = self->pysock        ? stream_recv_py(self, &data)
+                   : self->large_reads ? stream_recv_direct(self, &data)
+                                       : STREAM_NOT_DIRECT;
     if (n == STREAM_NOT_DIRECT) {
         n = stream_recv_scratch(self, &data);
     }
@@ -706,13 +844,21 @@ stream_read_buffered(StreamObj *self)
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_RuntimeError, "get_buffer() returned an empty buffer");
     }
-    Py_XDECREF(buf);
     if (PyErr_Occurred()) {
+        Py_XDECREF(buf);
         Py_DECREF(proto);
         return stream_failed(self, "Fatal error: protocol.get_buffer() call failed.");
     }
-    Py_ssize_t n = stream_recv(self, view.buf, view.len);
-    PyBuffer_Release(&view);
+    Py_ssize_t n;
+    if (self->pysock) {
+        PyBuffer_Release(&view);
+        n = stream_recv_into_py(self, buf);
+    }
+    else {
+        n = stream_recv(self, view.buf, view.len);
+        PyBuffer_Release(&view);
+    }
+    Py_DECREF(buf);
     if (n <= 0) {
         Py_DECREF(proto);
         return n == 0 ? stream_on_eof(self) : n == -3 ? -1 : 0;
@@ -748,17 +894,32 @@ stream_write_ready(StreamObj *self)
     if (self->conn_lost || self->wbuf.len == 0) {
         return 0;
     }
-    struct iovec iov[STREAM_IOV_MAX];
-    ssize_t n = stream_sys_writev(self, iov, wbuf_fill_iov(&self->wbuf, iov));
-    if (n < 0) {
-        int err = errno;
-        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
+    ssize_t n;
+    if (self->pysock) {
+        n = stream_flush_py(self);
+        if (n == -1) {
             return 0;
+        }
+    }
+    else {
+        struct iovec iov[STREAM_IOV_MAX];
+        n = stream_sys_writev(self, iov, wbuf_fill_iov(&self->wbuf, iov));
+        if (n < 0) {
+            int err = errno;
+            if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
+                return 0;
+            }
+            ca_err_from_errno(-err);
+        }
+    }
+    if (n < 0) {
+        PyObject *exc = ca_err_fetch();
+        if (ca_err_is_fatal(exc)) {
+            ca_err_restore(exc);
+            return -1;
         }
         stream_unwatch(self, 1);
         wbuf_clear(&self->wbuf);
-        ca_err_from_errno(-err);
-        PyObject *exc = ca_err_fetch();
         int rc = stream_fatal(self, exc, stream_msg(self, 1));
         if (rc == 0 && self->empty_waiter != NULL) {
             rc = stream_settle_waiter(self, exc);
@@ -783,8 +944,15 @@ stream_write_ready(StreamObj *self)
         Py_XDECREF(r);
         return r ? 0 : -1;
     }
-    if (self->eof) {
-        (void)shutdown(self->fd, SHUT_WR);
+    if (self->eof && stream_shutdown_wr(self) < 0) {
+        /* Ignored, as ever; but a KeyboardInterrupt is not an error. */
+        PyObject *exc = ca_err_fetch();
+        int fatal = ca_err_is_fatal(exc);
+        ca_err_restore(exc);
+        if (fatal) {
+            return -1;
+        }
+        PyErr_Clear();
     }
     return 0;
 }
@@ -859,7 +1027,20 @@ static int
 stream_write_buffer(StreamObj *self, PyObject *data, const char *buf, Py_ssize_t len)
 {
     Py_ssize_t sent = 0;
-    if (self->wbuf.len == 0) {
+    if (self->wbuf.len == 0 && self->pysock) {
+        Py_ssize_t n = stream_send_py(self, stream_state(self)->str_send, data, len);
+        if (n == -2) {
+            return stream_failed(self, stream_msg(self, 1));
+        }
+        sent = n < 0 ? 0 : n;
+        if (sent == len || self->conn_lost) {
+            return 0;  /* all sent, or send() ran code that aborted */
+        }
+        if (stream_watch_here(self, 1) < 0) {
+            return -1;
+        }
+    }
+    else if (self->wbuf.len == 0) {
         struct iovec iov = {(void *)buf, (size_t)len};
         ssize_t n = stream_sys_writev(self, &iov, 1);
         if (n < 0) {
@@ -1067,6 +1248,8 @@ ca_stream_new(LoopObj *loop, PyObject *sock, PyObject *protocol, PyObject *waite
     self->loop = (LoopObj *)Py_NewRef((PyObject *)loop);
     self->sock = Py_NewRef(sock);
     self->fd = (int)fd;
+    self->pysock = PyObject_TypeCheck(sock, (PyTypeObject *)st->SocketType)
+                   && !Py_IS_TYPE(sock, (PyTypeObject *)st->SocketType);
     self->high = 64 * 1024;
     self->low = 16 * 1024;
     PyObject_GC_Track(self);
@@ -1182,8 +1365,7 @@ stream_py_write_eof(StreamObj *self, PyObject *unused)
         Py_RETURN_NONE;
     }
     self->eof = 1;
-    if (self->wbuf.len == 0 && shutdown(self->fd, SHUT_WR) < 0) {
-        ca_err_from_errno(-errno);
+    if (self->wbuf.len == 0 && stream_shutdown_wr(self) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -1680,7 +1862,12 @@ stream_cache(ca_state *st)
         || (st->str_get_buffer = PyUnicode_InternFromString("get_buffer")) == NULL
         || (st->str_buffer_updated = PyUnicode_InternFromString("buffer_updated")) == NULL
         || (st->str_eof_received = PyUnicode_InternFromString("eof_received")) == NULL
-        || (st->str_peername = PyUnicode_InternFromString("peername")) == NULL) {
+        || (st->str_peername = PyUnicode_InternFromString("peername")) == NULL
+        || (st->SocketType = ca_import_attr("socket", "socket")) == NULL
+        || (st->str_recv = PyUnicode_InternFromString("recv")) == NULL
+        || (st->str_recv_into = PyUnicode_InternFromString("recv_into")) == NULL
+        || (st->str_send = PyUnicode_InternFromString("send")) == NULL
+        || (st->str_sendmsg = PyUnicode_InternFromString("sendmsg")) == NULL) {
         return -1;
     }
     return 0;

@@ -664,6 +664,166 @@ def test_unclosed_transport_warns(new_loop):
     )
 
 
+# ---- a socket.socket subclass: its own methods carry the traffic ----
+
+
+class TracedSocket(socket.socket):
+    """Records the I/O methods asyncio's transport calls; `faults` maps a
+    method's name to a list of what its next calls do first (an exception to
+    raise, a function to call, or for send() and sendmsg() a cap on the
+    bytes sent)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = []
+        self.faults = {}
+
+    def _fault(self, name):
+        pending = self.faults.get(name)
+        fault = pending.pop(0) if pending else None
+        if isinstance(fault, BaseException):
+            raise fault
+        if callable(fault):
+            fault()
+            return None
+        return fault
+
+    def recv(self, n, *args):
+        self.calls.append("recv")
+        self._fault("recv")
+        return super().recv(n, *args)
+
+    def recv_into(self, buf, *args):
+        self.calls.append("recv_into")
+        self._fault("recv_into")
+        return super().recv_into(buf, *args)
+
+    def send(self, data, *args):
+        self.calls.append("send")
+        cap = self._fault("send")
+        return super().send(memoryview(data)[:cap] if cap else data, *args)
+
+    def sendmsg(self, buffers, *args):
+        self.calls.append("sendmsg")
+        cap = self._fault("send")
+        if cap:
+            buffers = [b"".join(bytes(b) for b in buffers)[:cap]]
+        return super().sendmsg(buffers, *args)
+
+    def shutdown(self, how):
+        self.calls.append(("shutdown", how))
+        return super().shutdown(how)
+
+
+async def traced_connection(loop, make=None):
+    """A transport on a TracedSocket (its protocol from make(), a Recorder
+    by default) and a plain one connected to it: (traced socket, transport,
+    protocol, peer transport, peer Recorder)."""
+    a, b = socket.socketpair()
+    traced = TracedSocket(fileno=a.detach())
+    tr, proto = await loop.connect_accepted_socket(
+        make or (lambda: Recorder(loop)), traced
+    )
+    peer_tr, peer = await loop.connect_accepted_socket(lambda: Recorder(loop), b)
+    return traced, tr, proto, peer_tr, peer
+
+
+@pytest.mark.parametrize("style", ["protocol", "buffered"])
+def test_socket_subclass_methods_are_called(loop, style):
+    def make():
+        return Recorder(loop, echo=True) if style == "protocol" else BufferedEcho(loop)
+
+    async def main():
+        traced, tr, proto, peer_tr, peer = await traced_connection(loop, make)
+        peer_tr.write(b"ping")
+        assert await read_exactly(peer, 4) == b"ping"
+        tr.write_eof()
+        await peer.done
+        await proto.done
+        return traced.calls
+
+    calls = run(loop, main())
+    reader = "recv" if style == "protocol" else "recv_into"
+    assert calls.count("send") == 1
+    assert calls.count(("shutdown", socket.SHUT_WR)) == 1
+    assert calls.count(reader) >= 2  # the data, then the end of the stream
+    assert not {"recv", "recv_into"} - {reader} & set(calls)
+
+
+def test_socket_subclass_partial_sends_are_flushed_in_order(loop):
+    async def main():
+        traced, tr, proto, peer_tr, peer = await traced_connection(loop)
+        traced.faults["send"] = [3] * 10
+        tr.write(b"0123456789")
+        tr.write(b"abcdefghij")
+        assert tr.get_write_buffer_size() == 17
+        got = await read_exactly(peer, 20)
+        assert tr.get_write_buffer_size() == 0
+        tr.close()
+        await proto.done
+        await peer.done
+        return got, traced.calls
+
+    got, calls = run(loop, main())
+    assert got == b"0123456789abcdefghij"
+    # write() tries send() at once; the queue goes out as asyncio's buffer
+    # does: by sendmsg() from 3.12 on, by send() before.
+    flush = "sendmsg" if sys.version_info >= (3, 12) else "send"
+    assert calls[0] == "send"
+    assert set(calls[1:]) == {flush}
+    assert len(calls) >= 1 + 17 // 3
+
+
+def test_socket_subclass_send_that_closes_the_transport(loop):
+    """send() runs code: a close() from it, with data still queued, lets the
+    queue drain, then the connection is lost."""
+
+    async def main():
+        traced, tr, proto, peer_tr, peer = await traced_connection(loop)
+        traced.faults["send"] = [3, tr.close]
+        tr.write(b"0123456789")
+        assert await proto.done is None
+        got = await read_exactly(peer, 10)
+        await peer.done
+        return got, proto.events
+
+    got, events = run(loop, main())
+    assert got == b"0123456789"
+    assert events == ["made", "lost"]
+
+
+def test_socket_subclass_would_block_is_ignored(loop):
+    async def main():
+        traced, tr, proto, peer_tr, peer = await traced_connection(loop)
+        traced.faults["recv"] = [BlockingIOError(), InterruptedError()]
+        peer_tr.write(b"late")
+        assert await read_exactly(proto, 4) == b"late"
+        peer_tr.close()
+        await proto.done
+        return proto.lost, traced.calls.count("recv")
+
+    lost, recvs = run(loop, main())
+    assert lost == [None]
+    assert recvs >= 3
+
+
+@pytest.mark.parametrize("method", ["recv", "send"])
+def test_socket_subclass_error_closes_the_transport(loop, method):
+    async def main():
+        traced, tr, proto, peer_tr, peer = await traced_connection(loop)
+        error = ConnectionResetError("from the subclass")
+        traced.faults[method] = [error]
+        (peer_tr if method == "recv" else tr).write(b"x")
+        exc = await proto.done
+        peer_tr.close()
+        await peer.done
+        return exc, error, tr.is_closing()
+
+    exc, error, closing = run(loop, main())
+    assert exc is error
+    assert closing
+
+
 # ---- TLS (asyncio's SSL protocol over ours) and sendfile ----
 
 
