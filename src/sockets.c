@@ -30,7 +30,9 @@
  * recv, recv_into, sendall and sendfile are raw system calls (no exception
  * object is made for EAGAIN); recvfrom, recvfrom_into, sendto, connect and
  * accept call the socket's own C methods, so addresses have exactly the
- * socket module's format. */
+ * socket module's format.  For a socket.socket subclass, recv, recv_into and
+ * sendall call its own recv(), recv_into() and send(), which may be
+ * overridden, as asyncio's sock_* methods call them. */
 #include "errors.h"
 #include "future.h"
 #include "loop.h"
@@ -88,6 +90,7 @@ typedef struct {
     uint8_t phase;
     uint8_t filepos_done;   /* sendfile: the file position was set */
     uint8_t queued;         /* its fd was ready: a ready entry will run it */
+    uint8_t pysock;         /* the socket is a socket.socket subclass */
 } SockOpObj;
 
 /* Tries the operation once: 1 done (*result set), 0 would block, -1 error. */
@@ -168,6 +171,16 @@ sock_recv_attempt(SockOpObj *op, PyObject **result)
 {
     PyObject *big = NULL;
     char *buf;
+    if (op->pysock) {
+        PyObject *size = PyLong_FromSsize_t(op->n);
+        if (size == NULL) {
+            return -1;
+        }
+        PyObject *args[2] = {op->sock, size};
+        int rc = sock_call(op->loop->state->str_recv, args, 2, result);
+        Py_DECREF(size);
+        return rc;
+    }
     if (op->n == 0) {
         /* The socket module answers b'' without a system call. */
         *result = PyBytes_FromStringAndSize(NULL, 0);
@@ -206,6 +219,10 @@ sock_recv_attempt(SockOpObj *op, PyObject **result)
 static int
 sock_recv_into_attempt(SockOpObj *op, PyObject **result)
 {
+    if (op->pysock) {
+        PyObject *args[2] = {op->sock, op->args[0]};
+        return sock_call(op->loop->state->str_recv_into, args, 2, result);
+    }
     Py_buffer b;
     /* "w*" gives socket.recv_into's TypeError for a read-only buffer. */
     if (!PyArg_Parse(op->args[0], "w*:recv_into", &b)) {
@@ -239,6 +256,38 @@ sock_recvfrom_into_attempt(SockOpObj *op, PyObject **result)
     return sock_call(op->loop->state->str_recvfrom_into, args, 3, result);
 }
 
+/* A subclass's send() of what sendall has left, as asyncio hands it over:
+ * the data itself first, then memoryview(data)[sent:].  As sock_call,
+ * with the bytes sent in *sent. */
+static int
+sock_send_py(SockOpObj *op, ssize_t *sent)
+{
+    PyObject *chunk;
+    if (op->n == 0) {
+        chunk = Py_NewRef(op->args[0]);
+    }
+    else {
+        PyObject *view = PyMemoryView_FromObject(op->args[0]);
+        chunk = view ? PySequence_GetSlice(view, op->n, op->view.len) : NULL;
+        Py_XDECREF(view);
+        if (chunk == NULL) {
+            return -1;
+        }
+    }
+    PyObject *args[2] = {op->sock, chunk}, *r;
+    int rc = sock_call(op->loop->state->str_send, args, 2, &r);
+    Py_DECREF(chunk);
+    if (rc == 1) {
+        Py_ssize_t n = PyNumber_AsSsize_t(r, PyExc_OverflowError);
+        Py_DECREF(r);
+        if (n == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        *sent = (ssize_t)n;
+    }
+    return rc;
+}
+
 /* One send() per readiness, as asyncio: after a partial write the next
  * one would almost always fail with EAGAIN. */
 static int
@@ -247,12 +296,21 @@ sock_sendall_attempt(SockOpObj *op, PyObject **result)
     const char *buf = (const char *)op->view.buf + op->n;
     size_t left = (size_t)(op->view.len - op->n);
     ssize_t sent;
-    /* MSG_NOSIGNAL: a closed peer is an EPIPE error, whatever SIGPIPE's
-     * disposition (Python ignores it, but an embedding may not). */
-    while ((sent = send(op->fd, buf, left, MSG_NOSIGNAL)) < 0) {
-        int rc = sock_failed(errno);
+    if (op->pysock) {
+        int rc = sock_send_py(op, &sent);
         if (rc != 1) {
             return rc;
+        }
+        sent = sent < 0 ? 0 : (size_t)sent > left ? (ssize_t)left : sent;
+    }
+    else {
+        /* MSG_NOSIGNAL: a closed peer is an EPIPE error, whatever SIGPIPE's
+         * disposition (Python ignores it, but an embedding may not). */
+        while ((sent = send(op->fd, buf, left, MSG_NOSIGNAL)) < 0) {
+            int rc = sock_failed(errno);
+            if (rc != 1) {
+                return rc;
+            }
         }
     }
     op->n += sent;
@@ -804,6 +862,8 @@ sockop_new(LoopObj *loop, sock_kind kind, PyObject *sock, PyObject *const *args,
     op->phase = OP_NEW;
     op->filepos_done = 0;
     op->queued = 0;
+    PyTypeObject *socket_type = (PyTypeObject *)loop->state->SocketType;
+    op->pysock = PyObject_TypeCheck(sock, socket_type) && !Py_IS_TYPE(sock, socket_type);
     PyObject_GC_Track(op);
     return (PyObject *)op;
 }

@@ -5,6 +5,7 @@ import asyncio
 import errno
 import gc
 import io
+import os
 import random
 import socket
 import struct
@@ -322,6 +323,64 @@ def test_sendall_str_is_type_error(loop, pair):
     _, b = pair
     with pytest.raises(TypeError):
         run(loop, loop.sock_sendall(b, "text"))
+
+
+# ---- a socket.socket subclass: its own methods are called ----
+
+
+class TracedSocket(socket.socket):
+    """Records the calls of the methods asyncio's sock_* methods use;
+    send() takes at most `cap` bytes."""
+
+    cap = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = []
+
+    def recv(self, n, *args):
+        self.calls.append(("recv", n))
+        return super().recv(n, *args)
+
+    def recv_into(self, buf, *args):
+        self.calls.append(("recv_into", len(buf)))
+        return super().recv_into(buf, *args)
+
+    def send(self, data, *args):
+        self.calls.append(("send", memoryview(data).nbytes))
+        return super().send(memoryview(data)[: self.cap], *args)
+
+
+def test_socket_subclass_methods_are_called(loop, pair):
+    a, b = pair
+    traced = nonblocking(TracedSocket(fileno=os.dup(a.fileno())))
+    traced.cap = 4
+
+    async def main():
+        await loop.sock_sendall(traced, b"0123456789")
+        sent = b.recv(100)
+        b.send(b"abc")
+        got = await loop.sock_recv(traced, 10)
+        buf = bytearray(5)
+        pending = asyncio.ensure_future(loop.sock_recv_into(traced, buf))
+        await asyncio.sleep(0.01)
+        b.send(b"xy")
+        return sent, got, await pending, bytes(buf)
+
+    try:
+        assert run(loop, main()) == (b"0123456789", b"abc", 2, b"xy\0\0\0")
+    finally:
+        traced.close()
+    # sendall: the data, then what is left of it after each partial send;
+    # recv_into: tried at once (nothing there), then when data came.
+    assert traced.calls == [
+        ("send", 10),
+        ("send", 6),
+        ("send", 2),
+        ("recv", 10),
+        ("recv_into", 5),
+        ("recv_into", 5),
+    ]
 
 
 # ---- accept and connect ----
