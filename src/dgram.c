@@ -258,9 +258,7 @@ dgram_fatal(DgramObj *t, PyObject *exc, const char *message)
 static int
 dgram_failed(DgramObj *t, const char *message)
 {
-    if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
-        || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
-        PyErr_Clear();
+    if (ca_err_clear_would_block()) {
         return 0;
     }
     PyObject *exc = ca_err_fetch();
@@ -352,12 +350,7 @@ dgram_send_one(DgramObj *t, PyObject *data, PyObject *addr)
     if (r != NULL) {
         return 1;
     }
-    if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
-        || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
-        PyErr_Clear();
-        return 0;
-    }
-    return -1;
+    return ca_err_clear_would_block() ? 0 : -1;
 }
 
 static int
@@ -467,9 +460,7 @@ dgram_flush(DgramObj *t)
         dgram_entry e;
         dgram_pop(t, &e);
         int rc = dgram_send_one(t, e.data, e.addr);
-        if (rc == 0 || (rc < 0 && (PyErr_ExceptionMatches(PyExc_BlockingIOError)
-                                   || PyErr_ExceptionMatches(PyExc_InterruptedError)))) {
-            PyErr_Clear();
+        if (rc == 0 || (rc < 0 && ca_err_clear_would_block())) {
             rc = dgram_push(t, e.data, e.addr, 1);  /* try again later */
             Py_DECREF(e.data);
             Py_DECREF(e.addr);

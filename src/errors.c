@@ -62,6 +62,17 @@ ca_err_is_fatal(PyObject *exc)
 }
 
 int
+ca_err_clear_would_block(void)
+{
+    if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
+        || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
+        PyErr_Clear();
+        return 1;
+    }
+    return 0;
+}
+
+int
 ca_report_exception(ca_state *st, PyObject *loop, PyObject *message,
                     PyObject *exc, PyObject *key, PyObject *value,
                     PyObject *source_traceback)

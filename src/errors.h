@@ -17,6 +17,10 @@ void ca_err_restore(PyObject *exc);
 /* True for the exceptions that must stop the loop instead of going to the
  * exception handler: SystemExit and KeyboardInterrupt. */
 int ca_err_is_fatal(PyObject *exc);
+/* If the current exception is BlockingIOError or InterruptedError, what a
+ * socket's methods raise for "not now" (asyncio retries at the next
+ * readiness), clears it and returns 1; else 0. */
+int ca_err_clear_would_block(void);
 /* Calls loop.call_exception_handler({'message': message, 'exception': exc,
  * key: value, 'source_traceback': tb if not None}); returns -1 only if the
  * handler let an exception (KeyboardInterrupt, SystemExit) through.

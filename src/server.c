@@ -154,9 +154,7 @@ accepter_report_error(AccepterObj *self, PyObject *exc)
 static int
 accepter_accept_failed(AccepterObj *self)
 {
-    if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
-        || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
-        PyErr_Clear();
+    if (ca_err_clear_would_block()) {
         return 0;
     }
     if (PyErr_ExceptionMatches(PyExc_ConnectionAbortedError)) {
@@ -270,8 +268,10 @@ ca_loop_unlink_unix_socket(LoopObj *loop, PyObject *const *args, Py_ssize_t narg
         rc = unlink(path);
     }
     Py_END_ALLOW_THREADS
+    int err = errno;
     Py_DECREF(bytes);
     if (rc < 0) {
+        errno = err;
         return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, args[0]);
     }
     Py_RETURN_NONE;

@@ -129,12 +129,7 @@ sock_call(PyObject *name, PyObject *const *args, size_t nargs, PyObject **result
     if (*result != NULL) {
         return 1;
     }
-    if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
-        || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
-        PyErr_Clear();
-        return 0;
-    }
-    return -1;
+    return ca_err_clear_would_block() ? 0 : -1;
 }
 
 static char *
@@ -862,8 +857,7 @@ sockop_new(LoopObj *loop, sock_kind kind, PyObject *sock, PyObject *const *args,
     op->phase = OP_NEW;
     op->filepos_done = 0;
     op->queued = 0;
-    PyTypeObject *socket_type = (PyTypeObject *)loop->state->SocketType;
-    op->pysock = PyObject_TypeCheck(sock, socket_type) && !Py_IS_TYPE(sock, socket_type);
+    op->pysock = (uint8_t)ca_is_socket_subclass(loop->state, sock);
     PyObject_GC_Track(op);
     return (PyObject *)op;
 }

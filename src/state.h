@@ -129,7 +129,7 @@ typedef struct {
     PyObject *str_setblocking;
     /* Stream transports (stream.c), filled by ca_stream_types_init. */
     PyObject *TransportSocket;        /* trsock.TransportSocket */
-    PyObject *SocketType;             /* socket.socket */
+    PyObject *SocketType;             /* socket.socket (ca_is_socket_subclass) */
     PyObject *BufferedProtocol;       /* protocols.BufferedProtocol */
     PyObject *set_result_unless_cancelled; /* futures._set_result_unless_cancelled */
     PyObject *str_data_received;
@@ -208,6 +208,16 @@ ca_state_from_type(PyTypeObject *tp)
         return NULL;
     }
     return (ca_state *)PyModule_GetState(mod);
+}
+
+/* A strict subclass of socket.socket: the transports and sock_* methods
+ * call its own recv()/send()/... as asyncio does, for it may override them;
+ * an exact socket.socket is read and written in C. */
+static inline int
+ca_is_socket_subclass(ca_state *st, PyObject *sock)
+{
+    PyTypeObject *socket_type = (PyTypeObject *)st->SocketType;
+    return !Py_IS_TYPE(sock, socket_type) && PyObject_TypeCheck(sock, socket_type);
 }
 
 #endif

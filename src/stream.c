@@ -635,9 +635,7 @@ stream_recv(StreamObj *self, char *buf, Py_ssize_t size)
 static Py_ssize_t
 stream_py_failed(StreamObj *self, int writing)
 {
-    if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
-        || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
-        PyErr_Clear();
+    if (ca_err_clear_would_block()) {
         return -1;
     }
     return stream_failed(self, stream_msg(self, writing)) < 0 ? -3 : -2;
@@ -683,12 +681,7 @@ stream_send_py(StreamObj *self, PyObject *method, PyObject *data, Py_ssize_t len
     Py_ssize_t n = r ? PyNumber_AsSsize_t(r, PyExc_OverflowError) : -1;
     Py_XDECREF(r);
     if (n == -1 && PyErr_Occurred()) {
-        if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
-            || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
-            PyErr_Clear();
-            return -1;
-        }
-        return -2;
+        return ca_err_clear_would_block() ? -1 : -2;
     }
     return n < 0 ? 0 : n > len ? len : n;
 }
@@ -945,14 +938,13 @@ stream_write_ready(StreamObj *self)
         return r ? 0 : -1;
     }
     if (self->eof && stream_shutdown_wr(self) < 0) {
-        /* Ignored, as ever; but a KeyboardInterrupt is not an error. */
+        /* An error is ignored, but a KeyboardInterrupt propagates. */
         PyObject *exc = ca_err_fetch();
-        int fatal = ca_err_is_fatal(exc);
-        ca_err_restore(exc);
-        if (fatal) {
+        if (ca_err_is_fatal(exc)) {
+            ca_err_restore(exc);
             return -1;
         }
-        PyErr_Clear();
+        Py_DECREF(exc);
     }
     return 0;
 }
@@ -1248,8 +1240,7 @@ ca_stream_new(LoopObj *loop, PyObject *sock, PyObject *protocol, PyObject *waite
     self->loop = (LoopObj *)Py_NewRef((PyObject *)loop);
     self->sock = Py_NewRef(sock);
     self->fd = (int)fd;
-    self->pysock = PyObject_TypeCheck(sock, (PyTypeObject *)st->SocketType)
-                   && !Py_IS_TYPE(sock, (PyTypeObject *)st->SocketType);
+    self->pysock = (char)ca_is_socket_subclass(st, sock);
     self->high = 64 * 1024;
     self->low = 16 * 1024;
     PyObject_GC_Track(self);

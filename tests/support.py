@@ -1,4 +1,5 @@
-"""Helpers for tests that run Python in a subprocess.
+"""Helpers shared by the tests: running Python in a subprocess, the
+machine's IPv6 loopback, and a traced socket.socket subclass.
 
 A subprocess must test the same casyncio as the test process: the source
 tree when it was built in place (``python -m pytest`` from the checkout),
@@ -11,6 +12,7 @@ built.
 
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -89,3 +91,54 @@ def _has_ipv6_loopback():
 
 # Whether ::1 can be bound here (containers often have IPv6 turned off).
 HAS_IPV6 = _has_ipv6_loopback()
+
+
+class TracedSocket(socket.socket):
+    """A socket.socket subclass recording the calls of the methods asyncio
+    reads and writes a socket through, as (name, size) pairs (for shutdown,
+    its `how`).  `faults` maps a method's name to a list of what its next
+    calls do first: an exception to raise, a function to call, or for
+    "send" (which covers sendmsg() too) a cap on the bytes sent."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = []
+        self.faults = {}
+
+    def names(self):
+        return [name for name, _ in self.calls]
+
+    def _fault(self, name):
+        pending = self.faults.get(name)
+        fault = pending.pop(0) if pending else None
+        if isinstance(fault, BaseException):
+            raise fault
+        if callable(fault):
+            fault()
+            return None
+        return fault
+
+    def recv(self, n, *args):
+        self.calls.append(("recv", n))
+        self._fault("recv")
+        return super().recv(n, *args)
+
+    def recv_into(self, buf, *args):
+        self.calls.append(("recv_into", memoryview(buf).nbytes))
+        self._fault("recv_into")
+        return super().recv_into(buf, *args)
+
+    def send(self, data, *args):
+        self.calls.append(("send", memoryview(data).nbytes))
+        cap = self._fault("send")
+        return super().send(memoryview(data)[:cap] if cap else data, *args)
+
+    def sendmsg(self, buffers, *args):
+        data = b"".join(bytes(b) for b in buffers)
+        self.calls.append(("sendmsg", len(data)))
+        cap = self._fault("send")
+        return super().sendmsg([data[:cap] if cap else data], *args)
+
+    def shutdown(self, how):
+        self.calls.append(("shutdown", how))
+        return super().shutdown(how)

@@ -13,7 +13,7 @@ import threading
 import weakref
 
 import pytest
-from support import HAS_IPV6
+from support import HAS_IPV6, TracedSocket
 
 needs_ipv6 = pytest.mark.skipif(not HAS_IPV6, reason="no IPv6 loopback")
 needs_unix = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no AF_UNIX")
@@ -328,33 +328,10 @@ def test_sendall_str_is_type_error(loop, pair):
 # ---- a socket.socket subclass: its own methods are called ----
 
 
-class TracedSocket(socket.socket):
-    """Records the calls of the methods asyncio's sock_* methods use;
-    send() takes at most `cap` bytes."""
-
-    cap = None
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.calls = []
-
-    def recv(self, n, *args):
-        self.calls.append(("recv", n))
-        return super().recv(n, *args)
-
-    def recv_into(self, buf, *args):
-        self.calls.append(("recv_into", len(buf)))
-        return super().recv_into(buf, *args)
-
-    def send(self, data, *args):
-        self.calls.append(("send", memoryview(data).nbytes))
-        return super().send(memoryview(data)[: self.cap], *args)
-
-
 def test_socket_subclass_methods_are_called(loop, pair):
     a, b = pair
     traced = nonblocking(TracedSocket(fileno=os.dup(a.fileno())))
-    traced.cap = 4
+    traced.faults["send"] = [4] * 3
 
     async def main():
         await loop.sock_sendall(traced, b"0123456789")

@@ -12,7 +12,7 @@ import sys
 import warnings
 
 import pytest
-from support import HAS_IPV6
+from support import HAS_IPV6, TracedSocket
 
 needs_ipv6 = pytest.mark.skipif(not HAS_IPV6, reason="no IPv6 loopback")
 needs_unix = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no AF_UNIX")
@@ -667,54 +667,6 @@ def test_unclosed_transport_warns(new_loop):
 # ---- a socket.socket subclass: its own methods carry the traffic ----
 
 
-class TracedSocket(socket.socket):
-    """Records the I/O methods asyncio's transport calls; `faults` maps a
-    method's name to a list of what its next calls do first (an exception to
-    raise, a function to call, or for send() and sendmsg() a cap on the
-    bytes sent)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.calls = []
-        self.faults = {}
-
-    def _fault(self, name):
-        pending = self.faults.get(name)
-        fault = pending.pop(0) if pending else None
-        if isinstance(fault, BaseException):
-            raise fault
-        if callable(fault):
-            fault()
-            return None
-        return fault
-
-    def recv(self, n, *args):
-        self.calls.append("recv")
-        self._fault("recv")
-        return super().recv(n, *args)
-
-    def recv_into(self, buf, *args):
-        self.calls.append("recv_into")
-        self._fault("recv_into")
-        return super().recv_into(buf, *args)
-
-    def send(self, data, *args):
-        self.calls.append("send")
-        cap = self._fault("send")
-        return super().send(memoryview(data)[:cap] if cap else data, *args)
-
-    def sendmsg(self, buffers, *args):
-        self.calls.append("sendmsg")
-        cap = self._fault("send")
-        if cap:
-            buffers = [b"".join(bytes(b) for b in buffers)[:cap]]
-        return super().sendmsg(buffers, *args)
-
-    def shutdown(self, how):
-        self.calls.append(("shutdown", how))
-        return super().shutdown(how)
-
-
 async def traced_connection(loop, make=None):
     """A transport on a TracedSocket (its protocol from make(), a Recorder
     by default) and a plain one connected to it: (traced socket, transport,
@@ -740,14 +692,15 @@ def test_socket_subclass_methods_are_called(loop, style):
         tr.write_eof()
         await peer.done
         await proto.done
-        return traced.calls
+        return traced
 
-    calls = run(loop, main())
+    traced = run(loop, main())
+    names = traced.names()
     reader = "recv" if style == "protocol" else "recv_into"
-    assert calls.count("send") == 1
-    assert calls.count(("shutdown", socket.SHUT_WR)) == 1
-    assert calls.count(reader) >= 2  # the data, then the end of the stream
-    assert not {"recv", "recv_into"} - {reader} & set(calls)
+    assert names.count("send") == 1
+    assert traced.calls.count(("shutdown", socket.SHUT_WR)) == 1
+    assert names.count(reader) >= 2  # the data, then the end of the stream
+    assert not {"recv", "recv_into"} - {reader} & set(names)
 
 
 def test_socket_subclass_partial_sends_are_flushed_in_order(loop):
@@ -762,7 +715,7 @@ def test_socket_subclass_partial_sends_are_flushed_in_order(loop):
         tr.close()
         await proto.done
         await peer.done
-        return got, traced.calls
+        return got, traced.names()
 
     got, calls = run(loop, main())
     assert got == b"0123456789abcdefghij"
@@ -800,7 +753,7 @@ def test_socket_subclass_would_block_is_ignored(loop):
         assert await read_exactly(proto, 4) == b"late"
         peer_tr.close()
         await proto.done
-        return proto.lost, traced.calls.count("recv")
+        return proto.lost, traced.names().count("recv")
 
     lost, recvs = run(loop, main())
     assert lost == [None]
