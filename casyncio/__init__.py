@@ -27,7 +27,11 @@ except ModuleNotFoundError as _exc:  # pragma: no cover - depends on the set-up
         "`python setup.py build_ext --inplace`.",
         name=__name__,
     ) from None
+from . import _compat, _core
 from ._loop import Loop
+
+if sys.version_info >= (3, 14):
+    _compat.install_call_graph_hooks(_core)
 
 __all__ = [
     "EventLoopPolicy",
@@ -66,8 +70,9 @@ def run(main, *, debug=None):
         return runner.run(main)
 
 
-class EventLoopPolicy(_asyncio.DefaultEventLoopPolicy):
-    """asyncio's default policy, except that new loops are casyncio loops."""
+class EventLoopPolicy(_compat.DefaultPolicy):
+    """asyncio's default policy, except that new loops are casyncio loops.
+    asyncio deprecates policies from Python 3.14 on (removal in 3.16)."""
 
     def new_event_loop(self):
         return new_event_loop()
@@ -75,5 +80,41 @@ class EventLoopPolicy(_asyncio.DefaultEventLoopPolicy):
 
 def install():
     """Make casyncio the loop of asyncio.run(), asyncio.new_event_loop() and
-    asyncio.get_event_loop() in this process, by setting the policy."""
-    _asyncio.set_event_loop_policy(EventLoopPolicy())
+    asyncio.get_event_loop() in this process, by setting the policy.
+
+    From Python 3.14 on this warns, as asyncio's policy functions do: use
+    casyncio.run(main()) or asyncio.run(main(), loop_factory=...) instead."""
+    if sys.version_info >= (3, 14):
+        import warnings
+
+        warnings.warn(
+            "'casyncio.install' sets the event loop policy, which is deprecated "
+            "and slated for removal in Python 3.16; use casyncio.run(main()) or "
+            "asyncio.run(main(), loop_factory=casyncio.new_event_loop)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    _compat.set_event_loop_policy(EventLoopPolicy())
+
+
+def _select():
+    """Make the loops that unchanged asyncio code asks for casyncio loops,
+    for `python -m casyncio` and the pytest plugin; returns a function that
+    undoes it.
+
+    Before 3.14 this is the policy.  From 3.14 on, where policies are
+    deprecated, it is asyncio.new_event_loop() itself (the module attribute
+    that asyncio.run(), asyncio.Runner and IsolatedAsyncioTestCase call when
+    given no loop factory, and scripts call), rebound to casyncio's."""
+    if sys.version_info < (3, 14):
+        saved = _compat.get_event_loop_policy()
+        _compat.set_event_loop_policy(EventLoopPolicy())
+        return lambda: _compat.set_event_loop_policy(saved)
+    events = _asyncio.events
+    saved = (events.new_event_loop, _asyncio.new_event_loop)
+    events.new_event_loop = _asyncio.new_event_loop = new_event_loop
+
+    def restore():
+        events.new_event_loop, _asyncio.new_event_loop = saved
+
+    return restore

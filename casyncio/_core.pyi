@@ -91,14 +91,22 @@ class BaseLoop:
     def remove_reader(self, fd: Any, /) -> bool: ...
     def remove_writer(self, fd: Any, /) -> bool: ...
     def create_future(self) -> Future[Any]: ...
-    def create_task(
-        self,
-        coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
-        /,
-        *,
-        name: str | None = None,
-        context: contextvars.Context | None = None,
-    ) -> Task[_T]: ...
+    if sys.version_info >= (3, 14):
+        def create_task(
+            self,
+            coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
+            /,
+            **kwargs: Any,
+        ) -> Task[_T]: ...
+    else:
+        def create_task(
+            self,
+            coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
+            /,
+            *,
+            name: str | None = None,
+            context: contextvars.Context | None = None,
+        ) -> Task[_T]: ...
     def get_task_factory(self) -> Callable[..., Any] | None: ...
     def set_task_factory(self, factory: Callable[..., Any] | None, /) -> None: ...
     # The sock_* methods return a SockOp: await it (it is a Coroutine).
@@ -376,7 +384,22 @@ class ThreadPool:
     def shutdown(self, wait: bool = True) -> None: ...
     def _worker(self) -> None: ...
 
-if sys.version_info >= (3, 12):
+if sys.version_info >= (3, 14):
+    def eager_task_factory(
+        loop: Any,
+        coro: Coroutine[Any, Any, _T],
+        *,
+        eager_start: bool = True,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> Task[_T]: ...
+    def future_add_to_awaited_by(fut: Any, waiter: Any, /) -> None: ...
+    def future_discard_from_awaited_by(fut: Any, waiter: Any, /) -> None: ...
+    @final
+    class ThreadSafeHandle(Handle):
+        """call_soon_threadsafe's handle (an events._ThreadSafeHandle)."""
+
+elif sys.version_info >= (3, 12):
     def eager_task_factory(
         loop: Any,
         coro: Coroutine[Any, Any, _T],

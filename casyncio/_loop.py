@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import io
 import logging
 import os
@@ -37,15 +38,18 @@ from asyncio import (
     unix_events,
 )
 
-from . import _core
+from . import _compat, _core
 from ._dgram import DatagramEndpoints
-from ._pipes import PipeEndpoints
+from ._pipes import PipeEndpoints, new_child_watcher
 from ._signals import SignalHandlers
 
 logger = logging.getLogger("asyncio")
 
 # Depth of coroutine origin tracking in debug mode, as asyncio uses.
 _DEBUG_STACK_DEPTH = 10
+
+# sendfile's fallback seeks to the offset even when it is 0 (3.14+).
+_SEEK_ALWAYS = sys.version_info >= (3, 14)
 
 # Every C default executor (src/executor.c) of this process.  Their workers
 # are non-daemon threads, as ThreadPoolExecutor's: at interpreter exit
@@ -55,6 +59,9 @@ _thread_pools: weakref.WeakSet[_core.ThreadPool] = weakref.WeakSet()
 
 
 _interpreter_exiting = False
+
+# The casyncio loops running now, for `python -m casyncio ps` (_ps.py).
+running_loops: weakref.WeakSet[Loop] = weakref.WeakSet()
 
 
 def _shutdown_thread_pools():
@@ -75,6 +82,24 @@ def _default_max_workers():
     """ThreadPoolExecutor's default: min(32, CPUs + 4)."""
     cpus = os.process_cpu_count() if sys.version_info >= (3, 13) else os.cpu_count()
     return min(32, (cpus or 1) + 4)
+
+
+if sys.version_info >= (3, 14):
+    from _asyncio import _set_running_loop as _c_set_running_loop
+
+    def _set_running_loop(loop):
+        """events._set_running_loop(loop), and _asyncio's too if that is
+        not it: from 3.14 on casyncio's tasks enter through _asyncio, which
+        wants the loop it knows as running (a test may have swapped
+        asyncio's pure-Python running-loop functions in)."""
+        events._set_running_loop(loop)
+        if events._set_running_loop is not _c_set_running_loop:
+            _c_set_running_loop(loop)
+
+else:
+
+    def _set_running_loop(loop):
+        events._set_running_loop(loop)  # looked up each time, as asyncio does
 
 
 def _stop_when_done(fut):
@@ -128,8 +153,11 @@ class Loop(  # type: ignore[misc]
         self._coroutine_origin_tracking_saved_depth = None
         # 3.13's create_unix_server(cleanup_socket=True): {sock: inode}.
         self._unix_server_sockets = {}
-        # Children watched through a pidfd in the reactor: {pidfd: pid}.
+        # Children watched through a pidfd in the reactor: {pidfd: pid}
+        # (3.11-3.13); from 3.14 on, the loop's child watcher, as asyncio's.
         self._child_pidfds = {}
+        if sys.version_info >= (3, 14):
+            self._watcher = new_child_watcher()
 
     def __repr__(self):
         return (
@@ -170,13 +198,15 @@ class Loop(  # type: ignore[misc]
                 firstiter=self._asyncgen_firstiter_hook,
                 finalizer=self._asyncgen_finalizer_hook,
             )
-            events._set_running_loop(self)
+            _set_running_loop(self)
+            running_loops.add(self)
             saved_wakeup = self._install_signal_wakeup()
             self._run_forever_core()
         finally:
             self._restore_signal_wakeup(saved_wakeup)
+            running_loops.discard(self)
             self._thread_id = None
-            events._set_running_loop(None)
+            _set_running_loop(None)
             self._set_coroutine_origin_tracking(False)
             sys.set_asyncgen_hooks(*saved_hooks)
 
@@ -300,7 +330,7 @@ class Loop(  # type: ignore[misc]
     # ---- executor ----
 
     def _check_callback(self, callback, method):
-        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
+        if coroutines.iscoroutine(callback) or _compat.iscoroutinefunction(callback):
             raise TypeError(f"coroutines cannot be used with {method}()")
         if not callable(callback):
             raise TypeError(
@@ -519,7 +549,8 @@ class Loop(  # type: ignore[misc]
         )
 
     async def _sock_sendfile_fallback(self, sock, file, offset, count):
-        if offset:
+        # 3.14's asyncio seeks whenever it can, offset 0 included.
+        if offset or (_SEEK_ALWAYS and hasattr(file, "seek")):
             file.seek(offset)
         chunk = constants.SENDFILE_FALLBACK_READBUFFER_SIZE
         if count:
@@ -590,8 +621,10 @@ class Loop(  # type: ignore[misc]
         server=None,
         ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
         ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
+        context=None,
     ):
-        """asyncio's SSL protocol layered over one of our transports."""
+        """asyncio's SSL protocol layered over one of our transports (3.15's
+        asyncio passes the context its callbacks run in)."""
         ssl_protocol = sslproto.SSLProtocol(
             self,
             protocol,
@@ -602,7 +635,9 @@ class Loop(  # type: ignore[misc]
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout,
         )
-        self._make_socket_transport(rawsock, ssl_protocol, extra=extra, server=server)
+        self._make_socket_transport(
+            rawsock, ssl_protocol, extra=extra, server=server, context=context
+        )
         return ssl_protocol._app_transport
 
     async def _sendfile_native(self, transp, file, offset, count):
@@ -629,27 +664,36 @@ class Loop(  # type: ignore[misc]
         backlog=100,
         ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
         ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
+        context=None,
     ):
         """Start accepting on a listening socket (the C accepter makes the
         protocol and transport of each plain connection; a TLS connection
-        goes through asyncio's _accept_connection2 in a task)."""
+        goes through asyncio's _accept_connection2 in a task).  3.15's
+        Server passes its context: each connection gets a copy of it, which
+        its protocol callbacks run in."""
         ssl_accept = None
         if sslcontext is not None:
 
             def ssl_accept(conn, addr):
-                self.create_task(
-                    self._accept_connection2(
-                        protocol_factory,
-                        conn,
-                        {"peername": addr},
-                        sslcontext,
-                        server,
-                        ssl_handshake_timeout,
-                        ssl_shutdown_timeout,
-                    )
+                # Called in the connection's copy of the serving context.
+                kwargs = {}
+                if context is not None:
+                    kwargs["context"] = contextvars.copy_context()
+                accept = self._accept_connection2(
+                    protocol_factory,
+                    conn,
+                    {"peername": addr},
+                    sslcontext,
+                    server,
+                    ssl_handshake_timeout,
+                    ssl_shutdown_timeout,
+                    **kwargs,
                 )
+                self.create_task(accept, **kwargs)
 
-        self._start_accepting(sock, protocol_factory, server, backlog, ssl_accept)
+        self._start_accepting(
+            sock, protocol_factory, server, backlog, ssl_accept, context
+        )
 
     def _stop_serving(self, sock):
         """Stop accepting on sock and close it (unlinking a Unix socket's

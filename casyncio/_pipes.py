@@ -12,14 +12,19 @@ of the running Python).  What they call back:
   (once per child: Popen, connecting the pipes, kill/terminate/wait), and
   a watch on the child's exit.
 
-The exit watch is a pidfd registered in the loop's reactor (add_reader):
-no thread and no signal handler per child.  Where os.pidfd_open is missing
-or fails (old kernels, seccomp), a thread per child waits in waitpid(), as
-asyncio's ThreadedChildWatcher does.  On 3.11-3.13 a child watcher that the
-user set in asyncio's policy (set_child_watcher) is used instead, as stock
-asyncio uses it: a SIGCHLD watcher that reaps every child must own the
-children it reaps (asyncio's lazily made defaults, which only wait for
-their own children, are left alone).
+The exit watch, from 3.14 on, is the loop's own child watcher as in
+asyncio (``loop._watcher``, made with the loop): asyncio's
+_PidfdChildWatcher, a pidfd in the loop's reactor, or where pidfds cannot
+be used its _ThreadedChildWatcher, a thread per child that waits without
+reaping and leaves the reaping to the loop thread.  Before 3.14 it is a
+pidfd registered in the loop's reactor (add_reader): no thread and no
+signal handler per child; where os.pidfd_open is missing or fails (old
+kernels, seccomp), a thread per child waits in waitpid(), as asyncio's
+ThreadedChildWatcher does.  On 3.11-3.13 a child watcher that the user set
+in asyncio's policy (set_child_watcher) is used instead, as stock asyncio
+uses it: a SIGCHLD watcher that reaps every child must own the children it
+reaps (asyncio's lazily made defaults, which only wait for their own
+children, are left alone).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import os
 import subprocess
 import sys
 import threading
-from asyncio import base_events, base_subprocess, events, unix_events
+from asyncio import base_events, base_subprocess, events, tasks, unix_events
 
 from . import _core
 
@@ -82,9 +87,18 @@ _DEFAULT_WATCHERS = tuple(
 )
 
 
+def new_child_watcher():
+    """3.14+: the child watcher a loop owns, as asyncio's loop makes it."""
+    if unix_events.can_use_pidfd():
+        return unix_events._PidfdChildWatcher()
+    return unix_events._ThreadedChildWatcher()
+
+
 def _policy_watcher():
     """The child watcher a user set in asyncio's default policy, or None
     (then casyncio watches its children itself)."""
+    if sys.version_info >= (3, 14):
+        return None  # no such thing from 3.14 on
     policy = events._event_loop_policy
     if not isinstance(policy, unix_events._UnixDefaultEventLoopPolicy):
         return None
@@ -143,6 +157,14 @@ class PipeEndpoints:
                 **kwargs,
             )
 
+        if sys.version_info >= (3, 14):
+
+            def watch(transp):
+                self._watcher.add_child_handler(
+                    transp.get_pid(), self._child_watcher_callback, transp
+                )
+
+            return await self._spawn(start, watch)
         watcher = _policy_watcher()
         if watcher is None:
             return await self._spawn(start, self._watch_child)
@@ -175,12 +197,19 @@ class PipeEndpoints:
             raise
         except BaseException:
             transp.close()
-            await transp._wait()
+            if sys.version_info >= (3, 14):
+                await tasks.shield(transp._wait())
+            else:
+                await transp._wait()
             raise
         return transp
 
     def _child_watcher_callback(self, pid, returncode, transp):
-        self.call_soon_threadsafe(transp._process_exited, returncode)
+        if sys.version_info >= (3, 14):
+            # The loop's own watcher calls back on the loop's thread.
+            transp._process_exited(returncode)
+        else:
+            self.call_soon_threadsafe(transp._process_exited, returncode)
 
     # ---- casyncio's own child watch ----
 

@@ -18,7 +18,7 @@ import threading
 import warnings
 from asyncio import coroutines
 
-from . import _core
+from . import _compat, _core
 
 logger = logging.getLogger("asyncio")
 
@@ -47,7 +47,7 @@ class SignalHandlers:
         (main thread only).  TypeError for a coroutine function,
         ValueError for an invalid signal, RuntimeError if the handler
         cannot be set (SIGKILL, another thread)."""
-        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
+        if coroutines.iscoroutine(callback) or _compat.iscoroutinefunction(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         _check_signal(sig)
         self._check_closed()

@@ -284,6 +284,18 @@ ca_future_setup(FutureObj *fut, PyObject *loop)
 }
 
 int
+ca_future_check_uninitialized(FutureObj *fut)
+{
+#if PY_VERSION_HEX >= 0x030F0000
+    if (fut->loop != NULL) {
+        PyErr_Format(PyExc_RuntimeError, "%T object is already initialized", fut);
+        return -1;
+    }
+#endif
+    return 0;
+}
+
+int
 ca_future_init(FutureObj *fut, PyObject *loop)
 {
     future_reset(fut);  /* __init__ may be called again */
@@ -846,6 +858,113 @@ future_get_callbacks(FutureObj *fut, void *c)
     return list;
 }
 
+#if PY_VERSION_HEX >= 0x030E0000
+/* ---- the call graph (3.14+) ---- */
+
+int
+ca_future_awaited_by_add(FutureObj *fut, PyObject *waiter)
+{
+    if (fut->awaited_by == NULL) {
+        fut->awaited_by = Py_NewRef(waiter);
+        return 0;
+    }
+    if (PySet_CheckExact(fut->awaited_by)) {
+        return PySet_Add(fut->awaited_by, waiter);
+    }
+    if (fut->awaited_by == waiter) {
+        return 0;
+    }
+    PyObject *set = PySet_New(NULL);
+    if (set == NULL || PySet_Add(set, fut->awaited_by) < 0
+        || PySet_Add(set, waiter) < 0) {
+        Py_XDECREF(set);
+        return -1;
+    }
+    Py_SETREF(fut->awaited_by, set);
+    return 0;
+}
+
+int
+ca_future_awaited_by_discard(FutureObj *fut, PyObject *waiter)
+{
+    if (fut->awaited_by == waiter) {
+        Py_CLEAR(fut->awaited_by);
+        return 0;
+    }
+    if (fut->awaited_by != NULL && PySet_CheckExact(fut->awaited_by)) {
+        return PySet_Discard(fut->awaited_by, waiter) < 0 ? -1 : 0;
+    }
+    return 0;
+}
+
+/* _asyncio_awaited_by: a frozenset of the waiters, or None. */
+static PyObject *
+future_get_awaited_by(FutureObj *fut, void *c)
+{
+    if (fut->awaited_by == NULL) {
+        Py_RETURN_NONE;
+    }
+    if (PySet_CheckExact(fut->awaited_by)) {
+        return PyFrozenSet_New(fut->awaited_by);
+    }
+    PyObject *one = PyTuple_Pack(1, fut->awaited_by);
+    PyObject *set = one ? PyFrozenSet_New(one) : NULL;
+    Py_XDECREF(one);
+    return set;
+}
+
+/* Which of the two kinds `o` is: 1 casyncio's Future or Task (or a
+ * subclass), 2 _asyncio's, 0 neither. */
+static int
+future_graph_kind(ca_state *st, PyObject *o)
+{
+    if (PyObject_TypeCheck(o, st->FutureType)) {
+        return 1;
+    }
+    return PyObject_TypeCheck(o, (PyTypeObject *)st->NativeFuture) ? 2 : 0;
+}
+
+static PyObject *
+future_graph_edge(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                  const char *name, int add)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "%s expected 2 arguments, got %zd", name, nargs);
+        return NULL;
+    }
+    ca_state *st = PyModule_GetState(module);
+    int fut = future_graph_kind(st, args[0]);
+    int waiter = future_graph_kind(st, args[1]);
+    if (fut == 2 && waiter == 2) {
+        /* Both _asyncio's: its own function. */
+        return PyObject_Vectorcall(add ? st->native_add_awaited_by
+                                       : st->native_discard_awaited_by,
+                                   args, 2, NULL);
+    }
+    if (fut == 1 && waiter != 0) {
+        FutureObj *f = (FutureObj *)args[0];
+        if ((add ? ca_future_awaited_by_add(f, args[1])
+                 : ca_future_awaited_by_discard(f, args[1])) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject *
+ca_future_add_to_awaited_by(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return future_graph_edge(module, args, nargs, "future_add_to_awaited_by", 1);
+}
+
+PyObject *
+ca_future_discard_from_awaited_by(PyObject *module, PyObject *const *args,
+                                  Py_ssize_t nargs)
+{
+    return future_graph_edge(module, args, nargs, "future_discard_from_awaited_by", 0);
+}
+#endif
+
 /* ---- slots ---- */
 
 static PyObject *
@@ -883,7 +1002,8 @@ future_tp_init(FutureObj *fut, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"loop", NULL};
     PyObject *loop = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O:Future", kwlist, &loop)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O:Future", kwlist, &loop)
+        || ca_future_check_uninitialized(fut) < 0) {
         return -1;
     }
     return ca_future_init(fut, loop);
@@ -904,6 +1024,7 @@ ca_future_traverse(FutureObj *fut, visitproc visit, void *arg)
     Py_VISIT(fut->source_tb);
     Py_VISIT(fut->cancel_msg);
     Py_VISIT(fut->cancelled_exc);
+    Py_VISIT(fut->awaited_by);
     Py_VISIT(fut->dict);
     return 0;
 }
@@ -934,6 +1055,7 @@ future_reset(FutureObj *fut)
     Py_CLEAR(fut->source_tb);
     Py_CLEAR(fut->cancel_msg);
     Py_CLEAR(fut->cancelled_exc);
+    Py_CLEAR(fut->awaited_by);
 }
 
 int
@@ -1214,6 +1336,9 @@ static PyGetSetDef future_getset[] = {
     {"_cancel_message", (getter)future_get_cancel_message,
      (setter)future_set_cancel_message, NULL, NULL},
     {"_callbacks", (getter)future_get_callbacks, NULL, NULL, NULL},
+#if PY_VERSION_HEX >= 0x030E0000
+    {"_asyncio_awaited_by", (getter)future_get_awaited_by, NULL, NULL, NULL},
+#endif
     {"__class__", (getter)future_get_class, (setter)future_set_class, NULL,
      NULL},
     {NULL, NULL, NULL, NULL, NULL},

@@ -39,6 +39,9 @@ typedef struct {
     PyObject *source_tb;
     PyObject *cancel_msg;
     PyObject *cancelled_exc;  /* the CancelledError that cancelled a task */
+    /* 3.14+'s call graph (asyncio.graph): what awaits this future, NULL, one
+     * object, or a set once there are more (as _asyncio keeps it). */
+    PyObject *awaited_by;
     PyObject *dict;
     PyObject *weakreflist;
     unsigned char fstate;     /* ca_fut_state */
@@ -64,6 +67,9 @@ typedef struct {
 /* Sets up a freshly allocated Future (or Task) of module state st. */
 void ca_future_prepare(FutureObj *fut, ca_state *st);
 int ca_future_init(FutureObj *fut, PyObject *loop);
+/* 3.15+: __init__ of a future (or task) already set up raises
+ * RuntimeError, as asyncio's does; 0 before 3.15. */
+int ca_future_check_uninitialized(FutureObj *fut);
 /* ca_future_init for a future with no state yet (fresh from tp_alloc). */
 int ca_future_setup(FutureObj *fut, PyObject *loop);
 /* loop.create_future() for a casyncio loop. */
@@ -87,6 +93,18 @@ int ca_call_soon(ca_state *st, PyObject *loop, LoopObj *cloop, PyObject *fn,
 int ca_future_traverse(FutureObj *fut, visitproc visit, void *arg);
 int ca_future_clear(FutureObj *fut);
 void ca_future_finalize(FutureObj *fut);
+#if PY_VERSION_HEX >= 0x030E0000
+/* Records (or forgets) that `waiter` awaits `fut`, for the call graph. */
+int ca_future_awaited_by_add(FutureObj *fut, PyObject *waiter);
+int ca_future_awaited_by_discard(FutureObj *fut, PyObject *waiter);
+/* asyncio.future_add_to_awaited_by(fut, waiter) and its discard twin for
+ * any futures: casyncio's record in casyncio's future, _asyncio's in
+ * _asyncio's (asyncio's own functions); module functions. */
+PyObject *ca_future_add_to_awaited_by(PyObject *module, PyObject *const *args,
+                                      Py_ssize_t nargs);
+PyObject *ca_future_discard_from_awaited_by(PyObject *module, PyObject *const *args,
+                                            Py_ssize_t nargs);
+#endif
 /* The truth of a value assigned to a boolean attribute; deleting one is an
  * AttributeError.  -1 on error. */
 int ca_attr_bool(PyObject *v);
@@ -104,18 +122,27 @@ ca_future_is_exact(ca_state *st, PyObject *o)
  * as create_task and the eager task factory need. */
 PyObject *ca_task_create(ca_state *st, PyObject *coro, PyObject *loop,
                          PyObject *name, PyObject *context, int eager_start);
-/* The keywords name= and context= of create_task and the task factories,
- * from a vectorcall's keyword values and names; unset ones stay as they
- * are.  -1 with TypeError on any other keyword. */
+/* The keywords name=, context= and (if eager_start is not NULL)
+ * eager_start= of create_task and the task factories, from a vectorcall's
+ * keyword values and names; unset ones stay as they are.  -1 with
+ * TypeError on any other keyword (loop= too: the caller passes the loop). */
 int ca_task_parse_kw(const char *fname, PyObject *const *kwvalues,
-                     PyObject *kwnames, PyObject **name, PyObject **context);
+                     PyObject *kwnames, PyObject **name, PyObject **context,
+                     PyObject **eager_start);
 #if PY_VERSION_HEX >= 0x030C0000
 /* casyncio.eager_task_factory(loop, coro, *, name=None, context=None),
- * a module function. */
+ * (3.14+: also eager_start=True) a module function. */
 PyObject *ca_task_eager_factory(PyObject *module, PyObject *const *args,
                                 Py_ssize_t nargsf, PyObject *kwnames);
+#if PY_VERSION_HEX >= 0x030E0000
+#define CA_EAGER_TASK_FACTORY_SIG \
+    "eager_task_factory(loop, coro, *, eager_start=True, name=None, context=None)"
+#else
+#define CA_EAGER_TASK_FACTORY_SIG \
+    "eager_task_factory(loop, coro, *, name=None, context=None)"
+#endif
 #define CA_EAGER_TASK_FACTORY_DOC                                          \
-    "eager_task_factory(loop, coro, *, name=None, context=None)\n--\n\n" \
+    CA_EAGER_TASK_FACTORY_SIG "\n--\n\n"                                   \
     "A task factory (for loop.set_task_factory) that starts each task\n"  \
     "eagerly: its first step runs inside create_task()."
 #endif

@@ -278,8 +278,50 @@ ca_context_call(PyObject *ctx, PyObject *cb, PyObject *const *args,
     return res == NULL ? -1 : 0;
 }
 
-int
-ca_handle_run(ca_state *st, HandleObj *h)
+#if PY_VERSION_HEX >= 0x030E0000
+/* ThreadSafeHandle (3.14+): what call_soon_threadsafe() returns, as
+ * asyncio's events._ThreadSafeHandle.  Its lock is held while it runs and
+ * by cancel()/cancelled(), so a cancel() from another thread waits for a
+ * running callback to finish and a cancel() that comes first stops the run;
+ * the callback itself may cancel its handle (the lock is re-entrant for the
+ * thread holding it).  PyMutex_Lock lets go of the GIL while it waits. */
+typedef struct {
+    HandleObj base;
+    PyMutex mutex;
+    int depth;              /* how many times the owner holds it */
+    unsigned long owner;    /* thread holding it; read under the GIL */
+} ThreadSafeHandleObj;
+
+static void
+tshandle_lock(HandleObj *h)
+{
+    ThreadSafeHandleObj *t = (ThreadSafeHandleObj *)h;
+    unsigned long me = PyThread_get_thread_ident();
+    if (t->depth > 0 && t->owner == me) {
+        t->depth++;
+        return;
+    }
+    PyMutex_Lock(&t->mutex);
+    t->owner = me;
+    t->depth = 1;
+}
+
+static void
+tshandle_unlock(HandleObj *h)
+{
+    ThreadSafeHandleObj *t = (ThreadSafeHandleObj *)h;
+    if (--t->depth == 0) {
+        t->owner = 0;
+        PyMutex_Unlock(&t->mutex);
+    }
+}
+
+#endif
+
+
+/* Runs the callback in its context (the handle's lock not taken). */
+static int
+handle_run_callback(ca_state *st, HandleObj *h)
 {
     if (h->callback == NULL) {
         return 0;
@@ -318,6 +360,21 @@ ca_handle_run(ca_state *st, HandleObj *h)
     return rc;
 }
 
+int
+ca_handle_run(ca_state *st, HandleObj *h)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    if (Py_IS_TYPE(h, st->ThreadSafeHandleType)) {
+        /* Beware: it may have been cancelled since the loop looked. */
+        tshandle_lock(h);
+        int rc = h->cancelled ? 0 : handle_run_callback(st, h);
+        tshandle_unlock(h);
+        return rc;
+    }
+#endif
+    return handle_run_callback(st, h);
+}
+
 /* ---- Python-facing methods ---- */
 
 static int
@@ -325,6 +382,8 @@ handle_is_timer(ca_state *st, HandleObj *h)
 {
     return PyObject_TypeCheck((PyObject *)h, st->TimerHandleType);
 }
+
+static PyObject *handle_cancel_unlocked(HandleObj *self, ca_state *st);
 
 static PyObject *
 handle_cancel(HandleObj *self, PyObject *unused)
@@ -336,6 +395,21 @@ handle_cancel(HandleObj *self, PyObject *unused)
     if (st == NULL) {
         return NULL;
     }
+#if PY_VERSION_HEX >= 0x030E0000
+    if (Py_IS_TYPE(self, st->ThreadSafeHandleType)) {
+        tshandle_lock(self);
+        PyObject *r = self->cancelled ? Py_NewRef(Py_None)
+                                      : handle_cancel_unlocked(self, st);
+        tshandle_unlock(self);
+        return r;
+    }
+#endif
+    return handle_cancel_unlocked(self, st);
+}
+
+static PyObject *
+handle_cancel_unlocked(HandleObj *self, ca_state *st)
+{
     if (handle_is_timer(st, self)) {
         if (PyObject_TypeCheck(self->loop, st->LoopType)) {
             ca_loop_timer_cancelled((LoopObj *)self->loop, self);
@@ -368,6 +442,14 @@ handle_cancel(HandleObj *self, PyObject *unused)
 static PyObject *
 handle_cancelled(HandleObj *self, PyObject *unused)
 {
+#if PY_VERSION_HEX >= 0x030E0000
+    if (Py_IS_TYPE(self, self->state->ThreadSafeHandleType)) {
+        tshandle_lock(self);
+        int cancelled = self->cancelled;
+        tshandle_unlock(self);
+        return PyBool_FromLong(cancelled);
+    }
+#endif
     return PyBool_FromLong(self->cancelled);
 }
 
@@ -840,3 +922,36 @@ PyType_Spec ca_timerhandle_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .slots = timerhandle_slots,
 };
+
+#if PY_VERSION_HEX >= 0x030E0000
+HandleObj *
+ca_threadsafe_handle_new(ca_state *st, PyObject *loop, PyObject *callback,
+                         PyObject *const *args, Py_ssize_t nargs, PyObject *context)
+{
+    HandleObj *h = ca_handle_new(st, st->ThreadSafeHandleType, loop, callback, args,
+                                 nargs, context, 1);
+    if (h != NULL) {
+        ThreadSafeHandleObj *t = (ThreadSafeHandleObj *)h;
+        memset(&t->mutex, 0, sizeof(t->mutex));
+        t->depth = 0;
+        t->owner = 0;
+    }
+    return h;
+}
+
+static PyType_Slot threadsafehandle_slots[] = {
+    {Py_tp_doc, "A callback scheduled by call_soon_threadsafe(); cancel() from\n"
+                "another thread waits for the callback if it is running."},
+    {Py_tp_traverse, handle_traverse},
+    {Py_tp_clear, handle_clear},
+    {Py_tp_dealloc, handle_dealloc},
+    {0, NULL},
+};
+
+PyType_Spec ca_threadsafehandle_spec = {
+    .name = "casyncio._core.ThreadSafeHandle",
+    .basicsize = sizeof(ThreadSafeHandleObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = threadsafehandle_slots,
+};
+#endif

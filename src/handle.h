@@ -167,4 +167,14 @@ void ca_handle_mark_cancelled(HandleObj *h);
 extern PyType_Spec ca_handle_spec;
 extern PyType_Spec ca_timerhandle_spec;
 
+#if PY_VERSION_HEX >= 0x030E0000
+/* call_soon_threadsafe()'s handle (3.14+), queued on `loop`'s ready queue:
+ * as asyncio's events._ThreadSafeHandle, it is run and cancelled under a
+ * lock of its own (handle.c). */
+HandleObj *ca_threadsafe_handle_new(ca_state *st, PyObject *loop, PyObject *callback,
+                                    PyObject *const *args, Py_ssize_t nargs,
+                                    PyObject *context);
+extern PyType_Spec ca_threadsafehandle_spec;
+#endif
+
 #endif

@@ -537,12 +537,10 @@ loop_parse_schedule_args(const char *method, PyObject *const *args,
                                          fixed_names, context);
 }
 
+/* Queues a new handle (NULL: its making failed) and returns it. */
 static PyObject *
-loop_schedule_soon(LoopObj *self, PyObject *cb, PyObject *const *args,
-                   Py_ssize_t nargs, PyObject *context)
+loop_queue_new_handle(LoopObj *self, HandleObj *h)
 {
-    HandleObj *h = ca_handle_new(self->state, self->state->HandleType,
-                                 (PyObject *)self, cb, args, nargs, context, 1);
     if (h == NULL) {
         return NULL;
     }
@@ -551,6 +549,15 @@ loop_schedule_soon(LoopObj *self, PyObject *cb, PyObject *const *args,
         return NULL;
     }
     return (PyObject *)h;
+}
+
+static PyObject *
+loop_schedule_soon(LoopObj *self, PyObject *cb, PyObject *const *args,
+                   Py_ssize_t nargs, PyObject *context)
+{
+    return loop_queue_new_handle(
+        self, ca_handle_new(self->state, self->state->HandleType, (PyObject *)self,
+                            cb, args, nargs, context, 1));
 }
 
 static PyObject *
@@ -578,7 +585,13 @@ loop_call_soon_threadsafe(LoopObj *self, PyObject *const *args,
         || loop_check_schedule(self, args[0], "call_soon_threadsafe", 1) < 0) {
         return NULL;
     }
+#if PY_VERSION_HEX >= 0x030E0000
+    PyObject *h = loop_queue_new_handle(
+        self, ca_threadsafe_handle_new(self->state, (PyObject *)self, args[0],
+                                       args + 1, nargs - 1, context));
+#else
     PyObject *h = loop_schedule_soon(self, args[0], args + 1, nargs - 1, context);
+#endif
     if (h != NULL) {
         ca_wakeup_signal(self);
     }
@@ -800,12 +813,137 @@ loop_timer_handle_cancelled(LoopObj *self, PyObject *timer)
 
 /* ---- futures and tasks ---- */
 
+/* asyncio's loop makes futures with futures.Future and tasks with
+ * tasks.Task, looked up when called, so that a program (or a test) that
+ * puts a class of its own there gets it.  casyncio's does too: while the
+ * name is what asyncio put there, it makes its own Future or Task; else it
+ * calls the class found there.  That class (borrowed), or NULL for ours. */
+static PyObject *
+loop_class_in_place(PyObject *module_dict, PyObject *name, PyObject *original)
+{
+    PyObject *cls = PyDict_GetItemWithError(module_dict, name);
+    if (cls == NULL) {
+        PyErr_Clear();  /* deleted: ours */
+    }
+    return cls == original ? NULL : cls;
+}
+
 static PyObject *
 loop_create_future(LoopObj *self, PyObject *unused)
 {
-    return ca_future_create(self->state, (PyObject *)self);
+    ca_state *st = self->state;
+    PyObject *cls = loop_class_in_place(st->futures_dict, st->str_Future,
+                                        st->AsyncioFuture);
+    if (cls != NULL) {
+        PyObject *loop = (PyObject *)self;
+        return PyObject_Vectorcall(cls, &loop, 0, st->kwnames_loop);
+    }
+    return ca_future_create(st, (PyObject *)self);
 }
 
+/* tasks.Task(coro, loop=self, **kw) for a class put in place of asyncio's
+ * (see loop_class_in_place), as asyncio's create_task makes it, dropping
+ * the create_task frame from a debug-mode creation traceback as it does. */
+static PyObject *
+loop_make_task_of(LoopObj *self, PyObject *cls, PyObject *coro, PyObject *kw)
+{
+    if (PyDict_SetItem(kw, self->state->str_loop, (PyObject *)self) < 0) {
+        return NULL;
+    }
+    PyObject *args = PyTuple_Pack(1, coro);
+    PyObject *task = args ? PyObject_Call(cls, args, kw) : NULL;
+    Py_XDECREF(args);
+    PyObject *tb = task ? PyObject_GetAttrString(task, "_source_traceback") : NULL;
+    if (tb == NULL) {
+        PyErr_Clear();
+    }
+    else if (PyList_Check(tb) && PyList_GET_SIZE(tb) > 0
+             && PyList_SetSlice(tb, PyList_GET_SIZE(tb) - 1, PyList_GET_SIZE(tb),
+                                NULL) < 0) {
+        Py_CLEAR(task);
+    }
+    Py_XDECREF(tb);
+    return task;
+}
+
+#if PY_VERSION_HEX >= 0x030E0000
+/* A dict of the keywords of a vectorcall. */
+static PyObject *
+loop_kwargs_dict(PyObject *const *kwvalues, PyObject *kwnames)
+{
+    PyObject *kw = PyDict_New();
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t i = 0; kw != NULL && i < nkw; i++) {
+        if (PyDict_SetItem(kw, PyTuple_GET_ITEM(kwnames, i), kwvalues[i]) < 0) {
+            Py_CLEAR(kw);
+        }
+    }
+    return kw;
+}
+
+/* create_task(coro, **kwargs), as 3.14's: the task factory gets the
+ * keywords as given; without one, a casyncio Task takes name=, context= and
+ * eager_start=. */
+static PyObject *
+loop_create_task_factory(LoopObj *self, PyObject *const *args, PyObject *kwnames)
+{
+    /* factory(loop, coro, **kwargs): the arguments again, behind the loop. */
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject *small[8];
+    PyObject **fargs = nkw + 2 <= 8 ? small : PyMem_Malloc((nkw + 2) * sizeof(PyObject *));
+    if (fargs == NULL) {
+        return PyErr_NoMemory();
+    }
+    fargs[0] = (PyObject *)self;
+    memcpy(fargs + 1, args, (nkw + 1) * sizeof(PyObject *));
+    PyObject *task = PyObject_Vectorcall(self->task_factory, fargs, 2, kwnames);
+    if (fargs != small) {
+        PyMem_Free(fargs);
+    }
+    return task;
+}
+
+static PyObject *
+loop_create_task(LoopObj *self, PyObject *const *args, Py_ssize_t nargsf,
+                 PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *name = Py_None, *context = Py_None, *eager = Py_False;
+    if (nargs != 1) {
+        PyErr_Format(PyExc_TypeError,
+                     nargs == 0 ? "create_task() missing 1 required positional "
+                                  "argument: 'coro'"
+                                : "create_task() takes 2 positional arguments but "
+                                  "%zd were given",
+                     nargs + 1);
+        return NULL;
+    }
+    if (ca_loop_check_closed(self) < 0) {
+        return NULL;
+    }
+    if (self->task_factory != NULL) {
+        return loop_create_task_factory(self, args, kwnames);
+    }
+    PyObject *cls = loop_class_in_place(self->state->tasks_dict, self->state->str_Task,
+                                        self->state->AsyncioTask);
+    if (cls != NULL) {
+        PyObject *kw = loop_kwargs_dict(args + 1, kwnames);
+        PyObject *task = kw ? loop_make_task_of(self, cls, args[0], kw) : NULL;
+        Py_XDECREF(kw);
+        return task;
+    }
+    if (ca_task_parse_kw("Task", args + 1, kwnames, &name, &context, &eager) < 0) {
+        return NULL;
+    }
+    int is_eager = PyObject_IsTrue(eager);
+    if (is_eager < 0) {
+        return NULL;
+    }
+    return ca_task_create(self->state, args[0], (PyObject *)self, name, context,
+                          is_eager);
+}
+#define CA_CREATE_TASK_SIG "create_task($self, coro, /, **kwargs)"
+#else
 /* create_task(coro, *, name=None, context=None): a casyncio Task, or what
  * the task factory makes (it gets context= only when one was given, and
  * the name is set afterwards, as asyncio does). */
@@ -821,19 +959,30 @@ loop_create_task(LoopObj *self, PyObject *const *args, Py_ssize_t nargsf,
                      nargs);
         return NULL;
     }
-    if (ca_task_parse_kw("create_task", args + 1, kwnames, &name, &context) < 0
+    if (ca_task_parse_kw("create_task", args + 1, kwnames, &name, &context, NULL) < 0
         || ca_loop_check_closed(self) < 0) {
         return NULL;
     }
     if (self->task_factory == NULL) {
-        return ca_task_create(self->state, args[0], (PyObject *)self, name, context, 0);
+        PyObject *cls = loop_class_in_place(self->state->tasks_dict,
+                                            self->state->str_Task,
+                                            self->state->AsyncioTask);
+        if (cls == NULL) {
+            return ca_task_create(self->state, args[0], (PyObject *)self, name,
+                                  context, 0);
+        }
+        PyObject *kw = Py_BuildValue("{O:O,O:O}", self->state->str_name, name,
+                                     self->state->str_context, context);
+        PyObject *task = kw ? loop_make_task_of(self, cls, args[0], kw) : NULL;
+        Py_XDECREF(kw);
+        return task;
     }
     PyObject *fargs[3] = {(PyObject *)self, args[0], context};
     PyObject *task = PyObject_Vectorcall(self->task_factory, fargs, 2,
                                          context == Py_None ? NULL
                                                             : self->state->kwnames_context);
     if (task != NULL && name != Py_None) {
-        PyObject *r = PyObject_CallMethod(task, "set_name", "O", name);
+        PyObject *r = PyObject_CallMethodOneArg(task, self->state->str_set_name, name);
         if (r == NULL) {
             Py_CLEAR(task);
         }
@@ -841,6 +990,8 @@ loop_create_task(LoopObj *self, PyObject *const *args, Py_ssize_t nargsf,
     }
     return task;
 }
+#define CA_CREATE_TASK_SIG "create_task($self, coro, /, *, name=None, context=None)"
+#endif
 
 static PyObject *
 loop_set_task_factory(LoopObj *self, PyObject *factory)
@@ -1281,7 +1432,7 @@ static PyMethodDef loop_methods[] = {
      "create_future($self, /)\n--\n\nReturn a new casyncio.Future bound to the loop."},
     {"create_task", (PyCFunction)(void (*)(void))loop_create_task,
      METH_FASTCALL | METH_KEYWORDS,
-     "create_task($self, coro, /, *, name=None, context=None)\n--\n\n"
+     CA_CREATE_TASK_SIG "\n--\n\n"
      "Schedule the coroutine as a task (made by the task factory, if set)."},
     {"set_task_factory", (PyCFunction)loop_set_task_factory, METH_O,
      "set_task_factory($self, factory, /)\n--\n\n"

@@ -25,11 +25,12 @@ ca_get_class(PyObject *obj, ca_state *st)
     PyTypeObject *tp = Py_TYPE(obj);
     PyObject *cls = (PyObject *)tp;
     if (st != NULL) {
-        cls = tp == st->FutureType        ? st->AsyncioFuture
-              : tp == st->TaskType        ? st->AsyncioTask
-              : tp == st->HandleType      ? st->AsyncioHandle
-              : tp == st->TimerHandleType ? st->AsyncioTimerHandle
-                                          : cls;
+        cls = tp == st->FutureType             ? st->AsyncioFuture
+              : tp == st->TaskType             ? st->AsyncioTask
+              : tp == st->HandleType           ? st->AsyncioHandle
+              : tp == st->TimerHandleType      ? st->AsyncioTimerHandle
+              : tp == st->ThreadSafeHandleType ? st->AsyncioThreadSafeHandle
+                                               : cls;
     }
     return Py_NewRef(cls);
 }
@@ -71,7 +72,12 @@ module_cache_asyncio(ca_state *st)
         {&st->extract_stack, "asyncio.format_helpers", "extract_stack"},
         {&st->format_handle, "asyncio.base_events", "_format_handle"},
         {&st->iscoroutine, "asyncio.coroutines", "iscoroutine"},
+#if PY_VERSION_HEX >= 0x030E0000
+        /* The public name warns from 3.14 on; asyncio's loop uses this. */
+        {&st->iscoroutinefunction, "asyncio.coroutines", "_iscoroutinefunction"},
+#else
         {&st->iscoroutinefunction, "asyncio.coroutines", "iscoroutinefunction"},
+#endif
         {&st->is_debug_mode, "asyncio.coroutines", "_is_debug_mode"},
         {&st->logger, "asyncio.log", "logger"},
         {&st->CancelledError, "asyncio.exceptions", "CancelledError"},
@@ -80,6 +86,11 @@ module_cache_asyncio(ca_state *st)
         {&st->AsyncioTask, "asyncio.tasks", "Task"},
         {&st->AsyncioHandle, "asyncio.events", "Handle"},
         {&st->AsyncioTimerHandle, "asyncio.events", "TimerHandle"},
+        {&st->tasks_dict, "asyncio.tasks", "__dict__"},
+        {&st->futures_dict, "asyncio.futures", "__dict__"},
+#if PY_VERSION_HEX >= 0x030E0000
+        {&st->AsyncioThreadSafeHandle, "asyncio.events", "_ThreadSafeHandle"},
+#endif
         {&st->get_event_loop, "asyncio.events", "get_event_loop"},
         {&st->future_repr, "asyncio.base_futures", "_future_repr"},
         {&st->task_repr, "asyncio.base_tasks", "_task_repr"},
@@ -87,8 +98,19 @@ module_cache_asyncio(ca_state *st)
         {&st->task_print_stack, "asyncio.base_tasks", "_task_print_stack"},
         {&st->SendfileNotAvailableError, "asyncio.exceptions",
          "SendfileNotAvailableError"},
+#if PY_VERSION_HEX >= 0x030E0000
+        {&st->enter_task, "_asyncio", "_enter_task"},
+        {&st->leave_task, "_asyncio", "_leave_task"},
+        {&st->swap_current_task, "_asyncio", "_swap_current_task"},
+        {&st->register_task, "_asyncio", "_register_task"},
+        {&st->unregister_task, "_asyncio", "_unregister_task"},
+        {&st->NativeFuture, "_asyncio", "Future"},
+        {&st->native_add_awaited_by, "_asyncio", "future_add_to_awaited_by"},
+        {&st->native_discard_awaited_by, "_asyncio", "future_discard_from_awaited_by"},
+#else
         {&st->current_tasks, "asyncio.tasks", "_current_tasks"},
-#if PY_VERSION_HEX >= 0x030C0000
+#endif
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030E0000
         {&st->eager_tasks, "asyncio.tasks", "_eager_tasks"},
 #endif
     };
@@ -116,10 +138,87 @@ module_cache_ssl(ca_state *st)
     return st->SSLSocket ? 0 : -1;
 }
 
+#if PY_VERSION_HEX >= 0x030E0000
+/* 1 if registering `probe` with _asyncio._register_task puts it in the
+ * WeakSet `weakset`, and unregistering takes it out again. */
+static int
+module_registry_probe(ca_state *st, PyObject *weakset)
+{
+    PyObject *probe = PyObject_CallFunction((PyObject *)&PyType_Type, "s()O",
+                                            "casyncio_registry_probe", Py_None);
+    if (probe == NULL) {
+        return -1;
+    }
+    int in = -1, out = -1;
+    PyObject *r = PyObject_CallOneArg(st->register_task, probe);
+    if (r != NULL) {
+        Py_DECREF(r);
+        in = PySequence_Contains(weakset, probe);
+        r = PyObject_CallOneArg(st->unregister_task, probe);
+        if (r != NULL) {
+            Py_DECREF(r);
+            out = PySequence_Contains(weakset, probe);
+        }
+    }
+    Py_DECREF(probe);
+    if (in < 0 || out < 0) {
+        return -1;
+    }
+    return in == 1 && out == 0;
+}
+
+/* _asyncio's WeakSet of tasks that are not _asyncio.Task (its module state,
+ * so reached through gc.get_referents): a new reference, or NULL (and no
+ * exception) when there is not exactly one WeakSet there that the probe
+ * shows is the registry. */
+static PyObject *
+module_find_foreign_registry(ca_state *st)
+{
+    PyObject *mod = PyImport_ImportModule("_asyncio");
+    PyObject *get_referents = ca_import_attr("gc", "get_referents");
+    PyObject *weakset_type = ca_import_attr("weakref", "WeakSet");
+    PyObject *list = NULL, *refs = NULL, *found = NULL;
+    if (mod == NULL || get_referents == NULL || weakset_type == NULL) {
+        goto done;
+    }
+    list = PyObject_CallOneArg(get_referents, mod);
+    refs = list ? PySequence_Fast(list, "referents") : NULL;
+    for (Py_ssize_t i = 0; refs != NULL && i < PySequence_Fast_GET_SIZE(refs); i++) {
+        PyObject *o = PySequence_Fast_GET_ITEM(refs, i);
+        if (Py_IS_TYPE(o, (PyTypeObject *)weakset_type)) {
+            if (found != NULL) {
+                Py_CLEAR(found);  /* more than one: do not guess */
+                break;
+            }
+            found = Py_NewRef(o);
+        }
+    }
+    if (found != NULL && module_registry_probe(st, found) != 1) {
+        Py_CLEAR(found);
+    }
+done:
+    PyErr_Clear();
+    Py_XDECREF(refs);
+    Py_XDECREF(list);
+    Py_XDECREF(weakset_type);
+    Py_XDECREF(get_referents);
+    Py_XDECREF(mod);
+    return found;
+}
+#endif
+
 /* The WeakSet asyncio.all_tasks() reads; we add to its .data directly. */
 static int
 module_cache_registry(ca_state *st)
 {
+#if PY_VERSION_HEX >= 0x030E0000
+    PyObject *weakset = module_find_foreign_registry(st);
+    if (weakset == NULL) {
+        /* Registration goes through _register_task (task.c). */
+        st->coroutine_types = PySet_New(NULL);
+        return st->coroutine_types ? 0 : -1;
+    }
+#else
 #if PY_VERSION_HEX >= 0x030C0000
     const char *name = "_scheduled_tasks";
 #else
@@ -129,6 +228,7 @@ module_cache_registry(ca_state *st)
     if (weakset == NULL) {
         return -1;
     }
+#endif
     st->registry_data = PyObject_GetAttrString(weakset, "data");
     Py_DECREF(weakset);
     if (st->registry_data == NULL) {
@@ -176,8 +276,16 @@ module_intern_strings(ca_state *st)
         || module_intern(&st->str_setblocking, "setblocking") < 0) {
         return -1;
     }
+    if (module_intern(&st->str_Task, "Task") < 0
+        || module_intern(&st->str_Future, "Future") < 0
+        || module_intern(&st->str_set_name, "set_name") < 0
+        || module_intern(&st->str_loop, "loop") < 0
+        || module_intern(&st->str_name, "name") < 0) {
+        return -1;
+    }
     st->kwnames_context = PyTuple_Pack(1, st->str_context);
-    if (st->kwnames_context == NULL) {
+    st->kwnames_loop = PyTuple_Pack(1, st->str_loop);
+    if (st->kwnames_context == NULL || st->kwnames_loop == NULL) {
         return -1;
     }
     st->empty_tuple = PyTuple_New(0);
@@ -202,6 +310,10 @@ module_exec(PyObject *mod)
     if (module_add_type(mod, &ca_handle_spec, NULL, &st->HandleType) < 0
         || module_add_type(mod, &ca_timerhandle_spec, (PyObject *)st->HandleType,
                            &st->TimerHandleType) < 0
+#if PY_VERSION_HEX >= 0x030E0000
+        || module_add_type(mod, &ca_threadsafehandle_spec, (PyObject *)st->HandleType,
+                           &st->ThreadSafeHandleType) < 0
+#endif
         || module_add_type(mod, &ca_loop_spec, NULL, &st->LoopType) < 0
         || module_add_type(mod, &ca_future_spec, NULL, &st->FutureType) < 0
         || module_add_type(mod, &ca_task_spec, (PyObject *)st->FutureType,
@@ -234,7 +346,8 @@ module_exec(PyObject *mod)
 
 /* Visits (or clears) every object reference of the state, once. */
 #define CA_STATE_REFS(X)                                                       \
-    X(LoopType) X(HandleType) X(TimerHandleType) X(FutureType) X(TaskType)     \
+    X(LoopType) X(HandleType) X(TimerHandleType) X(ThreadSafeHandleType)       \
+    X(FutureType) X(TaskType) X(AsyncioThreadSafeHandle)                       \
     X(FutureIterType) X(TaskStepType) X(TaskRefType) X(SockOpType)             \
     X(format_callback_source)                                                  \
     X(extract_stack) X(format_handle) X(iscoroutine) X(iscoroutinefunction)    \
@@ -243,7 +356,9 @@ module_exec(PyObject *mod)
     X(get_event_loop) X(future_repr) X(task_repr) X(task_get_stack)            \
     X(task_print_stack) X(SSLSocket) X(SendfileNotAvailableError)              \
     X(current_tasks) X(registry_data)                                          \
-    X(eager_tasks) X(coroutine_types) X(str_call_exception_handler)            \
+    X(eager_tasks) X(enter_task) X(leave_task) X(swap_current_task)            \
+    X(register_task) X(unregister_task) X(NativeFuture)                        \
+    X(native_add_awaited_by) X(native_discard_awaited_by) X(coroutine_types) X(str_call_exception_handler)            \
     X(str_timer_handle_cancelled) X(str_get_debug) X(str_warning)              \
     X(str_message) X(str_exception) X(str_handle) X(str_source_traceback)      \
     X(str_context) X(str_add_done_callback) X(str_cancel) X(str_result)        \
@@ -251,7 +366,9 @@ module_exec(PyObject *mod)
     X(str_call_soon) X(str_is_running) X(str_time) X(str_future) X(str_task)   \
     X(str_fileno) X(str_gettimeout) X(str_recvfrom) X(str_recvfrom_into)      \
     X(str_sendto) X(str_connect) X(str_accept) X(str_setblocking)              \
-    X(kwnames_context) X(empty_tuple)                                          \
+    X(kwnames_context) X(empty_tuple) X(kwnames_loop) X(str_Task)              \
+    X(str_Future) X(str_set_name) X(str_loop) X(str_name) X(tasks_dict)        \
+    X(futures_dict)                                                            \
     X(StreamTransportType) X(AccepterType) X(TransportSocket)                  \
     X(BufferedProtocol) X(set_result_unless_cancelled) X(str_data_received)    \
     X(str_get_buffer) X(str_buffer_updated) X(str_eof_received)                \
@@ -332,6 +449,17 @@ static PyMethodDef module_methods[] = {
 #if PY_VERSION_HEX >= 0x030C0000
     {"eager_task_factory", (PyCFunction)(void (*)(void))ca_task_eager_factory,
      METH_FASTCALL | METH_KEYWORDS, CA_EAGER_TASK_FACTORY_DOC},
+#endif
+#if PY_VERSION_HEX >= 0x030E0000
+    {"future_add_to_awaited_by", (PyCFunction)(void (*)(void))ca_future_add_to_awaited_by,
+     METH_FASTCALL,
+     "future_add_to_awaited_by($module, fut, waiter, /)\n--\n\n"
+     "Record that fut is awaited on by waiter (asyncio's, for casyncio's\n"
+     "futures too); casyncio puts it in place of asyncio's."},
+    {"future_discard_from_awaited_by",
+     (PyCFunction)(void (*)(void))ca_future_discard_from_awaited_by, METH_FASTCALL,
+     "future_discard_from_awaited_by($module, fut, waiter, /)\n--\n\n"
+     "Record that fut is no longer awaited on by waiter."},
 #endif
     {NULL, NULL, 0, NULL},
 };

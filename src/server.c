@@ -32,10 +32,14 @@ typedef struct {
     PyObject *protocol_factory;
     PyObject *server;           /* asyncio Server, or None */
     PyObject *ssl_accept;       /* None, or callable(conn, addr) for TLS */
-    /* A copy of the context serving started in: each connection's protocol
-     * factory and transport start in a copy of it, as asyncio accepts in
-     * its reader Handle's context and sets up each connection in a task. */
+    /* A copy of the context serving started in, or the server's context
+     * (3.15's Server passes one): each connection's protocol factory and
+     * transport start in a copy of it, as asyncio accepts in its reader
+     * Handle's context and sets up each connection in a task.  With the
+     * server's context, that copy is the transport's context (ctx_fixed in
+     * stream.c), as 3.15's transports keep the context they are given. */
     PyObject *ctx;
+    int fixed;
     int backlog;
     int fd;
 } AccepterObj;
@@ -75,7 +79,7 @@ accepter_setup_failed(AccepterObj *self, PyObject *protocol, PyObject *conn)
 /* A TLS connection goes to the Python hook; a plain one gets
  * protocol_factory() and a transport, which schedules connection_made. */
 static int
-accepter_connect(AccepterObj *self, PyObject *conn, PyObject *addr)
+accepter_connect(AccepterObj *self, PyObject *conn, PyObject *addr, PyObject *ctx)
 {
     if (self->ssl_accept != Py_None) {
         PyObject *r = PyObject_CallFunctionObjArgs(self->ssl_accept, conn, addr, NULL);
@@ -91,7 +95,7 @@ accepter_connect(AccepterObj *self, PyObject *conn, PyObject *addr)
     }
     PyObject *extra = Py_BuildValue("{s:O}", "peername", addr);
     PyObject *tr = extra ? ca_stream_new(self->loop, conn, protocol, NULL, extra,
-                                         self->server)
+                                         self->server, self->fixed ? ctx : NULL)
                          : NULL;
     Py_XDECREF(extra);
     int rc = 0;
@@ -196,7 +200,7 @@ accepter_connect_in_context(AccepterObj *self, PyObject *conn, PyObject *addr)
         Py_DECREF(ctx);
         return -1;
     }
-    int rc = accepter_connect(self, conn, addr);
+    int rc = accepter_connect(self, conn, addr, ctx);
     if (PyContext_Exit(ctx) < 0) {
         rc = -1;
     }
@@ -278,12 +282,17 @@ ca_loop_unlink_unix_socket(LoopObj *loop, PyObject *const *args, Py_ssize_t narg
 }
 
 /* loop._start_accepting(sock, protocol_factory, server, backlog,
- * ssl_accept): watch the listening socket. */
+ * ssl_accept, context): watch the listening socket. */
 PyObject *
 ca_loop_start_accepting(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "_start_accepting() takes 5 arguments");
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "_start_accepting() takes 6 arguments");
+        return NULL;
+    }
+    int fixed = args[5] != Py_None;
+    if (fixed && !PyContext_CheckExact(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "context must be a contextvars.Context");
         return NULL;
     }
     int backlog = PyLong_Check(args[3]) ? (int)PyLong_AsLong(args[3]) : 100;
@@ -296,7 +305,7 @@ ca_loop_start_accepting(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs)
     if (PyErr_Occurred()) {
         return NULL;
     }
-    PyObject *ctx = PyContext_CopyCurrent();
+    PyObject *ctx = fixed ? Py_NewRef(args[5]) : PyContext_CopyCurrent();
     if (ctx == NULL) {
         return NULL;
     }
@@ -306,6 +315,7 @@ ca_loop_start_accepting(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     self->ctx = ctx;
+    self->fixed = fixed;
     CA_LIVE_ADD(loop->state, CA_LIVE_SERVER, 1);
     self->loop = (LoopObj *)Py_NewRef((PyObject *)loop);
     self->sock = Py_NewRef(args[0]);

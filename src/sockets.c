@@ -384,12 +384,17 @@ sock_accept_attempt(SockOpObj *op, PyObject **result)
 
 /* ---- sendfile ---- */
 
-/* As asyncio: once anything was sent, the file position is left after the
- * last byte sent, however the operation ends. */
+/* As asyncio: the file position is left after the last byte sent, however
+ * the operation ends (before 3.14, only once anything was sent). */
 static void
 sock_sendfile_update_filepos(SockOpObj *op)
 {
-    if (op->kind == SOCK_SENDFILE && !op->filepos_done && op->total > 0) {
+#if PY_VERSION_HEX >= 0x030E0000
+    int moved = 1;
+#else
+    int moved = op->total > 0;
+#endif
+    if (op->kind == SOCK_SENDFILE && !op->filepos_done && moved) {
         op->filepos_done = 1;
         (void)lseek(op->in_fd, op->offset, SEEK_SET);
     }

@@ -50,6 +50,7 @@ typedef struct {
     PyTypeObject *LoopType;
     PyTypeObject *HandleType;
     PyTypeObject *TimerHandleType;
+    PyTypeObject *ThreadSafeHandleType;  /* 3.14+ only, else NULL */
     PyTypeObject *FutureType;
     PyTypeObject *TaskType;
     PyTypeObject *FutureIterType;
@@ -64,7 +65,7 @@ typedef struct {
     PyObject *extract_stack;          /* format_helpers.extract_stack */
     PyObject *format_handle;          /* base_events._format_handle */
     PyObject *iscoroutine;            /* coroutines.iscoroutine */
-    PyObject *iscoroutinefunction;    /* coroutines.iscoroutinefunction */
+    PyObject *iscoroutinefunction;    /* coroutines.iscoroutinefunction (3.14+: _iscoroutinefunction) */
     PyObject *is_debug_mode;          /* coroutines._is_debug_mode */
     PyObject *logger;                 /* asyncio.log.logger */
     PyObject *CancelledError;         /* asyncio.CancelledError */
@@ -73,6 +74,12 @@ typedef struct {
     PyObject *AsyncioTask;            /* asyncio.tasks.Task */
     PyObject *AsyncioHandle;          /* asyncio.events.Handle */
     PyObject *AsyncioTimerHandle;     /* asyncio.events.TimerHandle */
+    PyObject *AsyncioThreadSafeHandle; /* 3.14+: events._ThreadSafeHandle */
+    /* asyncio.tasks.__dict__ and asyncio.futures.__dict__: asyncio's loop
+     * makes its tasks with tasks.Task and its futures with futures.Future,
+     * looked up at each call (loop_class_in_place, loop.c). */
+    PyObject *tasks_dict;
+    PyObject *futures_dict;
     PyObject *get_event_loop;         /* events.get_event_loop (3.11: _get_event_loop) */
     PyObject *future_repr;            /* base_futures._future_repr */
     PyObject *task_repr;              /* base_tasks._task_repr */
@@ -82,14 +89,34 @@ typedef struct {
     PyObject *SendfileNotAvailableError; /* asyncio.SendfileNotAvailableError */
 
     /* asyncio's task registries, shared with _asyncio so that
-     * asyncio.all_tasks() and current_task() see our tasks:
-     * current_tasks is tasks._current_tasks ({loop: task}); registry_data
-     * is the .data set of the WeakSet of tasks (3.11: _all_tasks, 3.12+:
-     * _scheduled_tasks), which holds our tasks' TaskRefs (taskref.c);
-     * eager_tasks is 3.12+'s set of tasks running their first step. */
+     * asyncio.all_tasks() and current_task() see our tasks.
+     *
+     * 3.11-3.13: current_tasks is tasks._current_tasks ({loop: task});
+     * registry_data is the .data set of the WeakSet of tasks (3.11:
+     * _all_tasks, 3.12+: _scheduled_tasks), which holds our tasks' TaskRefs
+     * (taskref.c); eager_tasks is 3.12+'s set of tasks running their first
+     * step.
+     *
+     * 3.14+: the running task is in the thread state, which only _asyncio's
+     * _enter_task, _leave_task and _swap_current_task write (cached here);
+     * all_tasks() reads _asyncio's own WeakSet of tasks that are not
+     * _asyncio.Task, and registry_data is its .data, found at import
+     * (module_find_foreign_registry) and checked by a probe; if it cannot
+     * be found, registry_data is NULL and tasks register through
+     * _register_task/_unregister_task, with real weakrefs. */
     PyObject *current_tasks;
     PyObject *registry_data;
     PyObject *eager_tasks;
+    PyObject *enter_task;
+    PyObject *leave_task;
+    PyObject *swap_current_task;
+    PyObject *register_task;
+    PyObject *unregister_task;
+    /* 3.14+'s call graph: _asyncio.Future and _asyncio's functions that
+     * record edges between its own futures (future.c). */
+    PyObject *NativeFuture;
+    PyObject *native_add_awaited_by;
+    PyObject *native_discard_awaited_by;
     /* Types that asyncio.iscoroutine accepted: checked before calling it. */
     PyObject *coroutine_types;
     uint64_t task_name_counter;
@@ -142,6 +169,12 @@ typedef struct {
     PyObject *str_send;
     PyObject *str_sendmsg;
     PyObject *kwnames_context;        /* ("context",) for vectorcalls */
+    PyObject *kwnames_loop;           /* ("loop",) */
+    PyObject *str_Task;
+    PyObject *str_Future;
+    PyObject *str_set_name;
+    PyObject *str_loop;
+    PyObject *str_name;
     PyObject *empty_tuple;
 
     /* Free lists (CA_FREELISTS): freed objects kept for reuse, as raw

@@ -99,7 +99,9 @@ typedef struct {
     /* The contexts the protocol's callbacks run in, as asyncio runs them in
      * those of its reader and writer Handles: a copy of the current context
      * made when reading starts (_start_reading, at creation, which runs in
-     * the creator's context) or resumes, and when writes first queue. */
+     * the creator's context) or resumes, and when writes first queue.
+     * Unless ctx_fixed: the transport was given a context (3.15's
+     * context=), both are it, and every callback runs in it. */
     PyObject *read_ctx;
     PyObject *write_ctx;
     stream_wbuf wbuf;
@@ -117,6 +119,7 @@ typedef struct {
     char large_reads;       /* the last read was >= STREAM_DIRECT_MIN bytes */
     char pysock;            /* the socket is a socket.socket subclass (see
                                "sockets of a subclass" below) */
+    char ctx_fixed;         /* read_ctx and write_ctx are the given context */
 } StreamObj;
 
 /* ---- the write queue (no Python calls but Py_DECREF) ---- */
@@ -246,7 +249,7 @@ stream_call_soon(StreamObj *self, PyObject *cb, PyObject *const *args, Py_ssize_
     }
     ca_state *st = stream_state(self);
     HandleObj *h = ca_handle_new(st, st->HandleType, (PyObject *)self->loop, cb, args,
-                                 nargs, NULL, 1);
+                                 nargs, self->ctx_fixed ? self->read_ctx : NULL, 1);
     if (h == NULL) {
         return -1;
     }
@@ -283,6 +286,9 @@ stream_watch(StreamObj *self, int writer)
 static int
 stream_watch_here(StreamObj *self, int writer)
 {
+    if (self->ctx_fixed) {
+        return stream_watch(self, writer);
+    }
     PyObject *ctx = PyContext_CopyCurrent();
     if (ctx == NULL) {
         return -1;
@@ -979,7 +985,13 @@ stream_check_writable(StreamObj *self, PyObject *data)
         PyObject *name = PyType_GetName(Py_TYPE(data));
         if (name != NULL) {
             PyErr_Format(PyExc_TypeError,
-                         "data argument must be a bytes-like object, not %R", name);
+#if PY_VERSION_HEX >= 0x030E0000
+                         "data argument must be a bytes, bytearray, or memoryview "
+                         "object, not %R",
+#else
+                         "data argument must be a bytes-like object, not %R",
+#endif
+                         name);
             Py_DECREF(name);
         }
         return -1;
@@ -1216,7 +1228,7 @@ stream_init_slots(StreamObj *self, PyObject *extra)
 
 PyObject *
 ca_stream_new(LoopObj *loop, PyObject *sock, PyObject *protocol, PyObject *waiter,
-              PyObject *extra, PyObject *server)
+              PyObject *extra, PyObject *server, PyObject *context)
 {
     ca_state *st = loop->state;
     if (ca_loop_check_closed(loop) < 0) {
@@ -1243,6 +1255,11 @@ ca_stream_new(LoopObj *loop, PyObject *sock, PyObject *protocol, PyObject *waite
     self->pysock = (char)ca_is_socket_subclass(st, sock);
     self->high = 64 * 1024;
     self->low = 16 * 1024;
+    if (context != NULL && context != Py_None) {
+        self->ctx_fixed = 1;
+        self->read_ctx = Py_NewRef(context);
+        self->write_ctx = Py_NewRef(context);
+    }
     PyObject_GC_Track(self);
     PyObject *ex = stream_make_extra(st, sock, extra);
     if (ex == NULL || stream_init_slots(self, ex) < 0 || stream_set_protocol(self, protocol) < 0
@@ -1632,6 +1649,14 @@ stream_get_fd(StreamObj *self, void *c)
     return PyLong_FromLong(self->fd);
 }
 
+/* _paused: reading paused by pause_reading(), as asyncio's transports
+ * have it (3.15's test_server_context reads it). */
+static PyObject *
+stream_get_paused(StreamObj *self, void *c)
+{
+    return PyBool_FromLong(self->paused);
+}
+
 static PyObject *
 stream_repr(StreamObj *self)
 {
@@ -1798,6 +1823,7 @@ static PyMethodDef stream_methods[] = {
 static PyGetSetDef stream_getset[] = {
     {"_sock", (getter)stream_get_sock, NULL, NULL, NULL},
     {"_sock_fd", (getter)stream_get_fd, NULL, NULL, NULL},
+    {"_paused", (getter)stream_get_paused, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -1914,13 +1940,14 @@ error:
 }
 
 /* loop._make_socket_transport(sock, protocol, waiter=None, *, extra=None,
- * server=None), the hook asyncio's create_connection & co. call. */
+ * server=None, context=None), the hook asyncio's create_connection & co.
+ * call (3.15's pass context=: see ca_stream_new). */
 PyObject *
 ca_loop_make_socket_transport(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs,
                               PyObject *kwnames)
 {
     PyObject *sock = NULL, *protocol = NULL, *waiter = Py_None, *extra = Py_None,
-             *server = Py_None;
+             *server = Py_None, *context = Py_None;
     PyObject **pos[3] = {&sock, &protocol, &waiter};
     if (nargs < 2 || nargs > 3) {
         PyErr_Format(PyExc_TypeError,
@@ -1943,13 +1970,21 @@ ca_loop_make_socket_transport(LoopObj *loop, PyObject *const *args, Py_ssize_t n
         else if (PyUnicode_CompareWithASCIIString(k, "waiter") == 0) {
             waiter = args[nargs + i];
         }
+        else if (PyUnicode_CompareWithASCIIString(k, "context") == 0) {
+            context = args[nargs + i];
+        }
         else {
             PyErr_Format(PyExc_TypeError,
                          "_make_socket_transport() got an unexpected keyword argument %R", k);
             return NULL;
         }
     }
-    return ca_stream_new(loop, sock, protocol, waiter, extra, server);
+    if (context != Py_None && !PyContext_CheckExact(context)) {
+        PyErr_Format(PyExc_TypeError, "context must be a contextvars.Context, not %s",
+                     Py_TYPE(context)->tp_name);
+        return NULL;
+    }
+    return ca_stream_new(loop, sock, protocol, waiter, extra, server, context);
 }
 
 /* ---- pipe mode: connect_read_pipe and connect_write_pipe ----
@@ -2230,6 +2265,7 @@ static PyGetSetDef pipe_getset[] = {
     {"_pipe", (getter)pipe_get_pipe, (setter)pipe_set_pipe, NULL, NULL},
     {"_fileno", (getter)stream_get_fd, NULL, NULL, NULL},
     {"_closing", (getter)pipe_get_closing, NULL, NULL, NULL},
+    {"_paused", (getter)stream_get_paused, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -13,10 +13,14 @@
 int ca_stream_types_init(PyObject *module, ca_state *st);
 
 /* A transport for the connected stream socket `sock`, as asyncio's
- * _SelectorSocketTransport(loop, sock, protocol, waiter, extra, server):
- * connection_made, reading and the waiter's result are scheduled. */
+ * _SelectorSocketTransport(loop, sock, protocol, waiter, extra, server,
+ * context): connection_made, reading and the waiter's result are scheduled.
+ * `context` (NULL or None: none) is 3.15's: every protocol callback of the
+ * transport runs in it, where without one each side runs in a copy of the
+ * context it started in (3.14 and before). */
 PyObject *ca_stream_new(LoopObj *loop, PyObject *sock, PyObject *protocol,
-                        PyObject *waiter, PyObject *extra, PyObject *server);
+                        PyObject *waiter, PyObject *extra, PyObject *server,
+                        PyObject *context);
 
 /* The fd of a transport or an accepter in a watch slot is ready. */
 int ca_stream_ready(LoopObj *loop, PyObject *obj, int writer);

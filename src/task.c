@@ -32,6 +32,23 @@ static int task_step(ca_state *st, TaskObj *task, PyObject *exc);
 
 /* ---- asyncio's registries ---- */
 
+/* Marks a task registered through _asyncio._register_task (3.14+ when
+ * _asyncio's WeakSet could not be found: see state.h). */
+#define CA_REGISTERED_PUBLICLY Py_None
+
+/* Calls fn(a) or fn(a, b), dropping the result: 0, or -1 with the error. */
+static int
+task_call_drop(PyObject *fn, PyObject *a, PyObject *b)
+{
+    PyObject *args[2] = {a, b};
+    PyObject *r = PyObject_Vectorcall(fn, args, b == NULL ? 1 : 2, NULL);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
 /* Takes the task out of the registry, when it finishes or dies.  For a
  * finished task this is not observable through asyncio's API (all_tasks()
  * skips done tasks); it keeps the registry small.  The entry is detached
@@ -44,22 +61,36 @@ task_unregister(ca_state *st, TaskObj *task)
         return;
     }
     task->registry_ref = NULL;
-    if (st->registry_data != NULL) {
-        PyObject *err = ca_err_fetch();
-        if (PySet_Discard(st->registry_data, ref) < 0) {
+    PyObject *err = ca_err_fetch();
+    if (ref == CA_REGISTERED_PUBLICLY) {
+        if (Py_REFCNT(task) > 0 && st->unregister_task != NULL
+            && task_call_drop(st->unregister_task, (PyObject *)task, NULL) < 0) {
             PyErr_WriteUnraisable((PyObject *)task);
         }
-        if (err != NULL) {
-            ca_err_restore(err);
-        }
     }
-    ca_taskref_detach(ref);
-    Py_DECREF(ref);
+    else {
+        if (st->registry_data != NULL && PySet_Discard(st->registry_data, ref) < 0) {
+            PyErr_WriteUnraisable((PyObject *)task);
+        }
+        ca_taskref_detach(ref);
+        Py_DECREF(ref);
+    }
+    if (err != NULL) {
+        ca_err_restore(err);
+    }
 }
 
 static int
 task_register(ca_state *st, TaskObj *task)
 {
+    task_unregister(st, task);  /* __init__ called again */
+    if (st->registry_data == NULL) {
+        if (task_call_drop(st->register_task, (PyObject *)task, NULL) < 0) {
+            return -1;
+        }
+        task->registry_ref = CA_REGISTERED_PUBLICLY;
+        return 0;
+    }
     /* What WeakSet.add does, without the Python call, and with an entry the
      * collector does not track (see taskref.c). */
     PyObject *ref = ca_taskref_new(st, (PyObject *)task);
@@ -71,11 +102,34 @@ task_register(ca_state *st, TaskObj *task)
         Py_DECREF(ref);
         return -1;
     }
-    task_unregister(st, task);  /* __init__ called again */
     task->registry_ref = ref;
     return 0;
 }
 
+#if PY_VERSION_HEX >= 0x030E0000
+/* 3.14+: the running task is per thread, written only by _asyncio's own
+ * functions (their checks and messages are asyncio's). */
+static int
+task_enter(ca_state *st, PyObject *loop, PyObject *task)
+{
+    return task_call_drop(st->enter_task, loop, task);
+}
+
+static int
+task_leave(ca_state *st, PyObject *loop, PyObject *task)
+{
+    return task_call_drop(st->leave_task, loop, task);
+}
+
+/* Makes `task` (None: no task) the loop's current task, without enter's
+ * check; returns the previous one (a new reference, None if none). */
+static PyObject *
+task_swap_current(ca_state *st, PyObject *loop, PyObject *task)
+{
+    PyObject *args[2] = {loop, task};
+    return PyObject_Vectorcall(st->swap_current_task, args, 2, NULL);
+}
+#else
 static int
 task_enter(ca_state *st, PyObject *loop, PyObject *task)
 {
@@ -139,6 +193,28 @@ task_leave(ca_state *st, PyObject *loop, PyObject *task)
     return PyDict_DelItem(st->current_tasks, loop);
 #endif
 }
+
+#if PY_VERSION_HEX >= 0x030C0000
+/* As 3.14's _swap_current_task, on the dict. */
+static PyObject *
+task_swap_current(ca_state *st, PyObject *loop, PyObject *task)
+{
+    PyObject *prev = PyDict_GetItemWithError(st->current_tasks, loop);
+    if (prev == NULL && PyErr_Occurred()) {
+        return NULL;
+    }
+    prev = Py_NewRef(prev ? prev : Py_None);
+    int rc = task != Py_None ? PyDict_SetItem(st->current_tasks, loop, task)
+             : prev != Py_None ? PyDict_DelItem(st->current_tasks, loop)
+                               : 0;
+    if (rc < 0) {
+        Py_DECREF(prev);
+        return NULL;
+    }
+    return prev;
+}
+#endif
+#endif
 
 /* ---- scheduling the next step ---- */
 
@@ -309,6 +385,11 @@ task_await_own(ca_state *st, TaskObj *task, FutureObj *fut)
     if (ca_future_add_task_waiter(fut, (PyObject *)task) < 0) {
         return -1;
     }
+#if PY_VERSION_HEX >= 0x030E0000
+    if (ca_future_awaited_by_add(fut, (PyObject *)task) < 0) {
+        return -1;
+    }
+#endif
     Py_XSETREF(task->fut_waiter, Py_NewRef(fut));
     return task_pass_cancel(st, task, (PyObject *)fut);
 }
@@ -502,6 +583,11 @@ task_wakeup(ca_state *st, TaskObj *task, PyObject *fut)
     PyObject *exc = NULL;
     if (ca_future_is_exact(st, fut)) {
         FutureObj *f = (FutureObj *)fut;
+#if PY_VERSION_HEX >= 0x030E0000
+        if (ca_future_awaited_by_discard(f, (PyObject *)task) < 0) {
+            return -1;
+        }
+#endif
         if (f->fstate == CA_FUT_CANCELLED) {
             exc = ca_future_make_cancelled_error(f);
             if (exc == NULL) {
@@ -678,6 +764,54 @@ task_loop_is_running(ca_state *st, TaskObj *task)
     return running;
 }
 
+/* The eager step itself, in the task's context. */
+static int
+task_eager_step(ca_state *st, TaskObj *task)
+{
+    PyObject *ctx = Py_NewRef(task->context);
+    int rc = PyContext_Enter(ctx);
+    if (rc == 0) {
+        rc = task_step_impl(st, task, NULL);
+        if (PyContext_Exit(ctx) < 0) {
+            rc = -1;
+        }
+        ca_context_settle(ctx, 2);  /* ctx and task->context */
+    }
+    ca_context_release(ctx);
+    return rc;
+}
+
+/* The eager step as a registered task: 3.14+ registers the task first, as
+ * _asyncio does, and a task that finishes in its first step leaves the
+ * registry again (task_step_impl); before, it is in asyncio's set of eager
+ * tasks during the step and is registered afterwards if still pending. */
+static int
+task_eager_step_registered(ca_state *st, TaskObj *task)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    if (task_register(st, task) < 0) {
+        return -1;
+    }
+    return task_eager_step(st, task);
+#else
+    if (PySet_Add(st->eager_tasks, (PyObject *)task) < 0) {
+        return -1;
+    }
+    int rc = task_eager_step(st, task);
+    PyObject *err = rc < 0 ? ca_err_fetch() : NULL;
+    if (PySet_Discard(st->eager_tasks, (PyObject *)task) < 0) {
+        PyErr_WriteUnraisable((PyObject *)task);
+    }
+    if (err != NULL) {
+        ca_err_restore(err);
+    }
+    if (rc == 0 && task->fut.fstate == CA_FUT_PENDING) {
+        rc = task_register(st, task);
+    }
+    return rc;
+#endif
+}
+
 /* Runs the first step inside create_task (3.12+ eager tasks): the task is
  * swapped in as current without the "another task is running" check (its
  * parent usually is), and everything is put back on every path. */
@@ -685,45 +819,24 @@ static int
 task_eager_start(ca_state *st, TaskObj *task)
 {
     PyObject *loop = Py_NewRef(task->fut.loop);
-    PyObject *prev = Py_XNewRef(PyDict_GetItemWithError(st->current_tasks, loop));
+    PyObject *prev = task_swap_current(st, loop, (PyObject *)task);
     int rc = -1;
-    if ((prev != NULL || !PyErr_Occurred())
-        && PyDict_SetItem(st->current_tasks, loop, (PyObject *)task) == 0) {
-        if (PySet_Add(st->eager_tasks, (PyObject *)task) == 0) {
-            PyObject *ctx = Py_NewRef(task->context);
-            if (PyContext_Enter(ctx) == 0) {
-                rc = task_step_impl(st, task, NULL);
-                if (PyContext_Exit(ctx) < 0) {
-                    rc = -1;
-                }
-                ca_context_settle(ctx, 2);  /* ctx and task->context */
-            }
-            ca_context_release(ctx);
-            PyObject *err = rc < 0 ? ca_err_fetch() : NULL;
-            if (PySet_Discard(st->eager_tasks, (PyObject *)task) < 0) {
-                PyErr_WriteUnraisable((PyObject *)task);
-            }
-            if (err != NULL) {
-                ca_err_restore(err);
-            }
-        }
+    if (prev != NULL) {
+        rc = task_eager_step_registered(st, task);
         PyObject *err = ca_err_fetch();
-        int restored = prev ? PyDict_SetItem(st->current_tasks, loop, prev)
-                            : PyDict_DelItem(st->current_tasks, loop);
-        if (restored < 0) {
+        PyObject *cur = task_swap_current(st, loop, prev);
+        if (cur == NULL) {
             PyErr_WriteUnraisable((PyObject *)task);
         }
+        Py_XDECREF(cur);
+        Py_DECREF(prev);
         if (err != NULL) {
             ca_err_restore(err);
         }
     }
-    Py_XDECREF(prev);
     Py_DECREF(loop);
     if (task->fut.fstate != CA_FUT_PENDING) {
         Py_CLEAR(task->coro);
-    }
-    else if (rc == 0) {
-        rc = task_register(st, task);
     }
     return rc;
 }
@@ -757,6 +870,14 @@ task_init_impl(TaskObj *task, PyObject *coro, PyObject *loop, PyObject *name,
     else if (task_set_name_value(task, name) < 0) {
         return -1;
     }
+#if PY_VERSION_HEX >= 0x030F0000
+    if (context != NULL && context != Py_None && !PyContext_CheckExact(context)) {
+        task->log_destroy_pending = 0;
+        PyErr_Format(PyExc_TypeError, "a contextvars.Context was expected, got %s",
+                     Py_TYPE(context)->tp_name);
+        return -1;
+    }
+#endif
     task->context = (context == NULL || context == Py_None) ? ca_context_copy()
                                                             : Py_NewRef(context);
     if (task->context == NULL) {
@@ -814,22 +935,42 @@ ca_task_create(ca_state *st, PyObject *coro, PyObject *loop, PyObject *name,
     return (PyObject *)task;
 }
 
+/* One keyword of ca_task_parse_kw. */
+static int
+task_parse_one_kw(const char *fname, PyObject *kw, PyObject *value, PyObject **name,
+                  PyObject **context, PyObject **eager_start)
+{
+    if (PyUnicode_CompareWithASCIIString(kw, "name") == 0) {
+        *name = value;
+    }
+    else if (PyUnicode_CompareWithASCIIString(kw, "context") == 0) {
+        *context = value;
+    }
+    else if (eager_start != NULL
+             && PyUnicode_CompareWithASCIIString(kw, "eager_start") == 0) {
+        *eager_start = value;
+    }
+    else if (eager_start != NULL && PyUnicode_CompareWithASCIIString(kw, "loop") == 0) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() got multiple values for keyword argument 'loop'", fname);
+        return -1;
+    }
+    else {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() got an unexpected keyword argument '%U'", fname, kw);
+        return -1;
+    }
+    return 0;
+}
+
 int
 ca_task_parse_kw(const char *fname, PyObject *const *kwvalues, PyObject *kwnames,
-                 PyObject **name, PyObject **context)
+                 PyObject **name, PyObject **context, PyObject **eager_start)
 {
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     for (Py_ssize_t i = 0; i < nkw; i++) {
-        PyObject *kw = PyTuple_GET_ITEM(kwnames, i);
-        if (PyUnicode_CompareWithASCIIString(kw, "name") == 0) {
-            *name = kwvalues[i];
-        }
-        else if (PyUnicode_CompareWithASCIIString(kw, "context") == 0) {
-            *context = kwvalues[i];
-        }
-        else {
-            PyErr_Format(PyExc_TypeError,
-                         "%s() got an unexpected keyword argument '%U'", fname, kw);
+        if (task_parse_one_kw(fname, PyTuple_GET_ITEM(kwnames, i), kwvalues[i], name,
+                              context, eager_start) < 0) {
             return -1;
         }
     }
@@ -840,56 +981,57 @@ ca_task_parse_kw(const char *fname, PyObject *const *kwvalues, PyObject *kwnames
 /* A C function rather than a Python one calling Task(..., eager_start=True):
  * that call parsed its keywords through a dict, hashing a new string per
  * keyword per task (callgrind, gather tree depth 6 with eager tasks: 20% more
- * instructions than without them). */
-/* One of eager_task_factory's arguments given by keyword: loop= and coro=
- * as Python's factory takes them, name= and context=. */
-static int
-task_factory_kw(PyObject *kw, PyObject *value, PyObject **slots)
-{
-    static const char *names[] = {"loop", "coro", "name", "context"};
-    for (int i = 0; i < 4; i++) {
-        if (PyUnicode_CompareWithASCIIString(kw, names[i]) == 0) {
-            if (i < 2 && slots[i] != NULL) {
-                PyErr_Format(PyExc_TypeError, "eager_task_factory() got multiple "
-                             "values for argument '%s'", names[i]);
-                return -1;
-            }
-            slots[i] = value;
-            return 0;
-        }
-    }
-    PyErr_Format(PyExc_TypeError,
-                 "eager_task_factory() got an unexpected keyword argument '%U'", kw);
-    return -1;
-}
-
+ * instructions than without them).  loop= and coro= may come by keyword,
+ * as Python's factory takes them; the other keywords are the Task's (from
+ * 3.14 on eager_start= too, True by default). */
 PyObject *
 ca_task_eager_factory(PyObject *module, PyObject *const *args, Py_ssize_t nargsf,
                       PyObject *kwnames)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    PyObject *slots[4] = {NULL, NULL, Py_None, Py_None};  /* loop, coro, name, context */
+    PyObject *name = Py_None, *context = Py_None, *eager = Py_True;
+#if PY_VERSION_HEX >= 0x030E0000
+    PyObject **eager_slot = &eager;
+#else
+    PyObject **eager_slot = NULL;
+#endif
     if (nargs > 2) {
         PyErr_Format(PyExc_TypeError, "eager_task_factory() takes 2 positional "
                      "arguments but %zd were given", nargs);
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < nargs; i++) {
-        slots[i] = args[i];
-    }
+    PyObject *loop = nargs > 0 ? args[0] : NULL;
+    PyObject *coro = nargs > 1 ? args[1] : NULL;
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     for (Py_ssize_t i = 0; i < nkw; i++) {
-        if (task_factory_kw(PyTuple_GET_ITEM(kwnames, i), args[nargs + i], slots) < 0) {
+        PyObject *kw = PyTuple_GET_ITEM(kwnames, i);
+        PyObject **slot = PyUnicode_CompareWithASCIIString(kw, "loop") == 0   ? &loop
+                          : PyUnicode_CompareWithASCIIString(kw, "coro") == 0 ? &coro
+                                                                              : NULL;
+        if (slot != NULL && *slot != NULL) {
+            PyErr_Format(PyExc_TypeError, "eager_task_factory() got multiple "
+                         "values for argument '%U'", kw);
+            return NULL;
+        }
+        if (slot != NULL) {
+            *slot = args[nargs + i];
+        }
+        else if (task_parse_one_kw("Task", kw, args[nargs + i], &name, &context,
+                                   eager_slot) < 0) {
             return NULL;
         }
     }
-    if (slots[0] == NULL || slots[1] == NULL) {
+    if (loop == NULL || coro == NULL) {
         PyErr_Format(PyExc_TypeError, "eager_task_factory() missing required "
-                     "argument '%s'", slots[0] == NULL ? "loop" : "coro");
+                     "argument '%s'", loop == NULL ? "loop" : "coro");
+        return NULL;
+    }
+    int is_eager = PyObject_IsTrue(eager);
+    if (is_eager < 0) {
         return NULL;
     }
     ca_state *st = (ca_state *)PyModule_GetState(module);
-    return ca_task_create(st, slots[1], slots[0], slots[2], slots[3], 1);
+    return ca_task_create(st, coro, loop, name, context, is_eager);
 }
 #endif
 
@@ -911,6 +1053,9 @@ task_tp_init(TaskObj *task, PyObject *args, PyObject *kwds)
         return -1;
     }
 #endif
+    if (ca_future_check_uninitialized(&task->fut) < 0) {
+        return -1;
+    }
     return task_init_impl(task, coro, loop, name, context, eager_start, 0);
 }
 
