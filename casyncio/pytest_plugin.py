@@ -3,19 +3,19 @@ casyncio loops.
 
 Turn it on with the ini option ``casyncio = true`` (``[pytest]`` in
 pytest.ini, ``[tool.pytest.ini_options]`` in pyproject.toml) or with
-``pytest --casyncio``.  It then installs ``casyncio.EventLoopPolicy`` for the
-session, and puts the previous policy back at the end.  A policy, rather
-than a fixture, because every runner asks it for a new loop when given no
-loop factory: pytest-asyncio (its ``event_loop_policy`` fixture returns the
-current policy, in 0.24 and in 1.x), anyio's pytest plugin with the asyncio
-backend, ``unittest.IsolatedAsyncioTestCase`` and ``asyncio.run()``.
+``pytest --casyncio``.  It then makes the loops that runners ask asyncio for
+casyncio loops for the session (``casyncio._select``), and undoes that at
+the end: before Python 3.14 by installing ``casyncio.EventLoopPolicy``, from
+3.14 on (where policies are deprecated) by rebinding
+``asyncio.new_event_loop``.  Every runner given no loop factory gets its
+loop that way: pytest-asyncio (through its ``event_loop_policy`` fixture in
+0.24, through ``asyncio.Runner`` in 1.x), anyio's pytest plugin with the
+asyncio backend, ``unittest.IsolatedAsyncioTestCase`` and ``asyncio.run()``.
 Off (the default), the plugin changes nothing.  pytest finds it through the
 ``pytest11`` entry point of the installed casyncio.
 """
 
-import asyncio
-
-_SAVED = "_casyncio_saved_policy"
+_RESTORE = "_casyncio_restore"
 
 
 def pytest_addoption(parser):
@@ -23,7 +23,7 @@ def pytest_addoption(parser):
         "casyncio",
         type="bool",
         default=False,
-        help="run asyncio tests on casyncio loops (installs casyncio's policy)",
+        help="run asyncio tests on casyncio loops",
     )
     parser.getgroup("casyncio").addoption(
         "--casyncio",
@@ -42,15 +42,14 @@ def pytest_configure(config):
         return
     import casyncio
 
-    setattr(config, _SAVED, asyncio.get_event_loop_policy())
-    asyncio.set_event_loop_policy(casyncio.EventLoopPolicy())
+    setattr(config, _RESTORE, casyncio._select())
 
 
 def pytest_unconfigure(config):
-    saved = getattr(config, _SAVED, None)
-    if saved is not None:
-        asyncio.set_event_loop_policy(saved)
-        delattr(config, _SAVED)
+    restore = getattr(config, _RESTORE, None)
+    if restore is not None:
+        restore()
+        delattr(config, _RESTORE)
 
 
 def pytest_report_header(config):
