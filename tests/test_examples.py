@@ -190,14 +190,15 @@ def test_example_under_casyncio(name):
 # Imports an example by path, wraps its main() to record the running loop,
 # runs it with casyncio.run and reports what it saw on the last line.
 LOOP_CHECK = """
-import asyncio, importlib.util, json, sys
+import asyncio, importlib, json, os, sys
 import casyncio
 
+# Imported under its own name from its directory: process pools pickle
+# functions by module, and a spawned or forkserver worker (the default
+# from 3.14 on) imports that module again.
 path = sys.argv[1]
-spec = importlib.util.spec_from_file_location("casyncio_example", path)
-module = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = module  # process pools pickle functions by module
-spec.loader.exec_module(module)
+sys.path.insert(0, os.path.dirname(path))
+module = importlib.import_module(os.path.splitext(os.path.basename(path))[0])
 original_main = module.main
 seen = []
 

@@ -321,11 +321,18 @@ def test_exec_invalid_args(loop):
     run(loop, main())
 
 
+# asyncio.get_event_loop_policy() warns from 3.14 on; its private twin
+# does not.
+_get_policy = getattr(asyncio.events, "_get_event_loop_policy", None) or (
+    asyncio.get_event_loop_policy
+)
+
+
 @pytest.fixture
 def fresh_policy_watcher():
     """No child watcher in asyncio's policy during the test (stock asyncio
     then makes its default one afresh), the previous one back after."""
-    policy = asyncio.get_event_loop_policy()
+    policy = _get_policy()
     old = getattr(policy, "_watcher", None)
     if hasattr(policy, "_watcher"):
         policy._watcher = None
@@ -336,15 +343,18 @@ def fresh_policy_watcher():
         policy._watcher = old
 
 
-def test_without_pidfd(sub_loop, monkeypatch, fresh_policy_watcher):
+def test_without_pidfd(new_loop, monkeypatch, fresh_policy_watcher):
     """Where pidfd_open fails (old kernel, seccomp) children are still
     watched, by a thread that waits for them."""
-    loop = sub_loop
 
     def no_pidfd(*args):
         raise OSError(38, "Function not implemented")
 
     monkeypatch.setattr(os, "pidfd_open", no_pidfd, raising=False)
+    # Made after the patch: from 3.14 on a loop picks its child watcher when
+    # it is made (unix_events.can_use_pidfd()).
+    loop = new_loop()
+    fds = open_fds(loop)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
 
@@ -356,6 +366,8 @@ def test_without_pidfd(sub_loop, monkeypatch, fresh_policy_watcher):
             return [await p.wait() for p in procs]
 
         assert run(loop, main()) == [0, 1, 2, 3, 4]
+    assert zombie_children() == []
+    assert open_fds(loop) == fds
 
 
 def test_user_watcher_is_used(new_loop, fresh_policy_watcher):

@@ -15,10 +15,12 @@ import asyncio
 import contextvars
 import os
 import socket
+import sys
 
 import pytest
 
 cvar = contextvars.ContextVar("cvar", default="outer")
+PY315 = sys.version_info >= (3, 15)
 
 
 def run(loop, coro, timeout=20):
@@ -190,7 +192,8 @@ def test_stream_handlers_see_the_context_of_start_server(loop):
 
 def test_resume_reading_moves_reading_to_the_resumers_context(loop):
     # asyncio's resume_reading adds a new reader Handle, in the context of
-    # its caller.
+    # its caller; from 3.15 on a transport keeps the one context it was made
+    # with (the connecting task's copy here) for every callback.
     async def main():
         a, b = socket.socketpair()
         b.setblocking(False)
@@ -218,7 +221,7 @@ def test_resume_reading_moves_reading_to_the_resumers_context(loop):
 
     seen = run(loop, main())
     assert seen["connection_made"] == "inner"
-    assert seen["data_received"] == "resumer"
+    assert seen["data_received"] == ("inner" if PY315 else "resumer")
 
 
 def test_write_pipe_flow_control_runs_in_the_writers_context(loop):
@@ -261,3 +264,59 @@ def test_write_pipe_flow_control_runs_in_the_writers_context(loop):
     seen = run(loop, main())
     assert seen["pause_writing"] == "writer"
     assert seen["resume_writing"] == "writer"
+
+
+@pytest.mark.skipif(not PY315, reason="3.15: one context per transport")
+def test_a_transport_keeps_one_context_for_all_its_callbacks(loop):
+    """3.15: what a protocol callback sets is seen by the transport's later
+    callbacks (they all run in the transport's one context), and not by the
+    code that made the connection or by another connection."""
+
+    class Setter(asyncio.Protocol):
+        def __init__(self):
+            self.seen = {}
+            self.lost = loop.create_future()
+
+        def connection_made(self, transport):
+            self.seen["connection_made"] = cvar.get()
+            cvar.set("made")
+
+        def data_received(self, data):
+            self.seen["data_received"] = cvar.get()
+            cvar.set("data")
+
+        def connection_lost(self, exc):
+            self.seen["connection_lost"] = cvar.get()
+            self.lost.set_result(None)
+
+    async def main():
+        protos = []
+
+        def factory():
+            protos.append(Setter())
+            return protos[-1]
+
+        cvar.set("server")
+        server = await loop.create_server(factory, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        for _ in range(2):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"x")
+            await writer.drain()
+            while not protos or "data_received" not in protos[-1].seen:
+                await asyncio.sleep(0.01)
+            writer.close()
+            await writer.wait_closed()
+            await protos[-1].lost
+        server.close()
+        await server.wait_closed()
+        return cvar.get(), [p.seen for p in protos]
+
+    here, seen = run(loop, main())
+    assert here == "server"
+    expected = {
+        "connection_made": "server",
+        "data_received": "made",
+        "connection_lost": "data",
+    }
+    assert seen == [expected, expected]
