@@ -7,9 +7,10 @@ CPython's implementation-parametrised classes bound to casyncio), one
 subprocess per module and mode.  Here there is one test per (mode, module),
 failing on stock-passing tests that fail on casyncio and are not listed in
 tests/conformance/expected_failures.py, and on crashes and hangs; and one
-test for the bar (98% of the stock-passing tests of the landed capabilities,
-both modes together).  The summary line of each mode, and the bar's, are
-printed at the end of the run, also under ``pytest -q``.
+test for the bar (99.5% of the stock-passing tests of the landed
+capabilities, in each mode and in both together).  The summary line of each
+mode, and the bar's, are printed at the end of the run, also under
+``pytest -q``.
 
 CASYNCIO_CONFORMANCE=full (the default, and what CI runs) | quick | off.
 CASYNCIO_CONFORMANCE_JSON=path writes every outcome to a file.

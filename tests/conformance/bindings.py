@@ -57,6 +57,12 @@ class Binding:
         self.note = note
 
 
+# asyncio.set_event_loop_policy warns from 3.14 on; its private twin does not.
+_set_policy = getattr(asyncio.events, "_set_event_loop_policy", None) or (
+    asyncio.set_event_loop_policy
+)
+
+
 def _derive(module, stock_name, new_name, attrs, bindings):
     """Subclass module.<stock_name> as module.<new_name> with attrs."""
     stock = getattr(module, stock_name, None)
@@ -183,14 +189,14 @@ def _bind_subprocess(module, casyncio, bindings):
 
         def setUp(self, _stock=stock):
             self._casyncio_saved_policy = asyncio.events._event_loop_policy
-            asyncio.set_event_loop_policy(casyncio.EventLoopPolicy())
+            _set_policy(casyncio.EventLoopPolicy())
             _stock.setUp(self)
 
         def tearDown(self, _stock=stock):
             try:
                 _stock.tearDown(self)
             finally:
-                asyncio.set_event_loop_policy(self._casyncio_saved_policy)
+                _set_policy(self._casyncio_saved_policy)
 
         _derive(
             module,

@@ -127,6 +127,12 @@ def make_casyncio_default(casyncio):
     import asyncio.unix_events
 
     policy_cls = casyncio.EventLoopPolicy
+    if sys.version_info >= (3, 14):
+        # asyncio.DefaultEventLoopPolicy is a module __getattr__ (it warns)
+        # that returns this; the policy functions' private twins do not warn.
+        asyncio.unix_events._DefaultEventLoopPolicy = policy_cls
+        asyncio.events._set_event_loop_policy(policy_cls())
+        return
     asyncio.DefaultEventLoopPolicy = policy_cls
     asyncio.unix_events.DefaultEventLoopPolicy = policy_cls
     if hasattr(asyncio.events, "DefaultEventLoopPolicy"):

@@ -27,7 +27,7 @@ not run" in the summary shows how many such entries there are.  Take
 "run": False off with the capability.
 
 A reason that is the title of a pending capability (PENDING) marks the entry
-as waiting for that capability: such failures do not count against the 98%
+as waiting for that capability: such failures do not count against the 99.5%
 bar, and may be hangs or crashes.  Every other entry must say why the test
 cannot pass on a loop that is not asyncio's own (it inspects selector-loop
 internals, it asserts a stock-only private attribute...): a crash or a hang
@@ -76,6 +76,13 @@ EXPECTED_FAILURES = {
     "3.12": {},
     "3.12+": {},
     "3.13": {},
+    "3.14+": {
+        "test_graph.TestCallStackC.test_stack_future": "its tasks await an _asyncio.Future (the test's asyncio.Future()), and _asyncio records only its own Task as a waiter of its Future (future_add_to_awaited_by is a no-op for any other), so the edge from a casyncio task to it cannot be kept",
+        "test_ssl.TestSSL.test_remote_shutdown_receives_trailing_data_on_slow_socket": {
+            "reason": "reaches into asyncio's selector transport: reads its _read_ready_cb and replaces its _sock with a Python wrapper whose send() fakes a full buffer; casyncio's C transport has neither, so the faked write never happens and the test's server waits for data until it times out",
+            "run": False,
+        },
+    },
     # casyncio bugs in landed capabilities: none so far.
     "bugs": {
         "all": {},

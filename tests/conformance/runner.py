@@ -31,7 +31,8 @@ prints per-module figures and, per mode, the line
     failures -- Python 3.12, default mode
 
 and exits 1 if a mode has unexpected failures, crashes, hangs, or is below
-the bar (98% of stock-passing tests of landed capabilities).
+the bar (99.5% of stock-passing tests of landed capabilities, in each mode
+and in both together).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ CHILD = os.path.join(HERE, "child.py")
 MODES = ("default", "parametrised")
 PASSING = ("pass", "xfail")
 INCIDENTS = ("crash", "hang")
-BAR = 0.98
+BAR = 0.995
 
 # Defaults, in seconds.  The slowest stock test of 3.11-3.13 takes 2.4 s
 # here, a whole module (test_tasks, test_subprocess) 15 s.
@@ -826,16 +827,18 @@ class Result:
     @property
     def bar_figures(self):
         """(passing, stock-passing) over the tests of landed capabilities,
-        both modes together: the 98% bar is per capability, and a capability
-        is tested in both modes (a mode alone can hold a handful of tests)."""
+        both modes together."""
         passing = sum(r.passing for r in self.reports.values())
         total = sum(r.landed_total for r in self.reports.values())
         return passing, total
 
     @property
     def bar_rate(self):
+        """The lowest of the rates of each mode and of both together: the bar
+        holds for each."""
         passing, total = self.bar_figures
-        return passing / total if total else 1.0
+        both = passing / total if total else 1.0
+        return min([both] + [r.landed_rate for r in self.reports.values()])
 
     @property
     def bar_line(self):
@@ -843,8 +846,9 @@ class Result:
         verdict = "met" if self.bar_rate >= BAR else "NOT MET"
         return (
             f"conformance bar: {passing} of {total} stock-passing tests of landed "
-            f"capabilities pass on casyncio ({100 * self.bar_rate:.1f}%; bar "
-            f"{100 * BAR:.0f}%: {verdict}) -- Python {self.version}, both modes"
+            f"capabilities pass on casyncio ({100 * passing / max(total, 1):.1f}%, "
+            f"lowest mode {100 * self.bar_rate:.1f}%; bar {100 * BAR:.1f}%: "
+            f"{verdict}) -- Python {self.version}, both modes"
         )
 
     @property
