@@ -286,3 +286,44 @@ def test_http_benchmark_without_wrk_says_so(capsys, monkeypatch):
     monkeypatch.setattr(httpbench.shutil, "which", lambda name: None)
     assert httpbench.main(["--rounds", "1"]) == 0
     assert "wrk is not installed" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------
+# The README's table from several Pythons' runs (table.py)
+
+
+def test_table_combines_the_runs_of_several_pythons(tmp_path):
+    import table
+
+    def run_doc(version, casyncio, asyncio_, uvloop=None):
+        cells = {"casyncio": casyncio, "asyncio": asyncio_}
+        if uvloop is not None:
+            cells["uvloop"] = uvloop
+        return {
+            "meta": {"python": f"CPython {version}.1"},
+            "summary": {"sleep0": {k: {"median": v} for k, v in cells.items()}},
+            "failures": [] if uvloop else [{"impl": "uvloop", "workload": "sleep0"}],
+        }
+
+    files = []
+    for version, figures in (("3.15", (300, 100, 200)), ("3.11", (400, 100))):
+        path = tmp_path / f"{version}.json"
+        path.write_text(json.dumps(run_doc(version, *figures)))
+        files.append(str(path))
+    lines = table.table(
+        {
+            table.python_version(json.loads(Path(f).read_text())): json.loads(
+                Path(f).read_text()
+            )
+            for f in files
+        },
+        "3.15",
+    ).splitlines()
+    assert lines[0].split(" | ")[-2:] == [
+        "3.11: /asyncio, /uvloop",
+        "3.15: /asyncio, /uvloop |",
+    ]
+    row = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert row[0] == "sleep0"
+    assert row[1:4] == ["300", "100", "200"]  # 3.15's ops/s
+    assert row[4:] == ["4.00x / uvloop failed", "3.00x / 1.50x"]
