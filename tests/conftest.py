@@ -136,3 +136,23 @@ def _no_live_objects_after_module():
             break
         time.sleep(0.05)
     assert not left, f"casyncio objects still alive after this module: {left}"
+
+
+# Lines a test records with record_property("casyncio_summary", text), shown
+# at the end of the run (the conformance figures): collected from the
+# reports, so they come back from pytest-xdist's workers too.
+_summaries = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        _summaries.extend(
+            v for k, v in report.user_properties if k == "casyncio_summary"
+        )
+
+
+def pytest_terminal_summary(terminalreporter):
+    for text in _summaries:
+        terminalreporter.section(text.splitlines()[0])
+        for line in text.splitlines()[1:]:
+            terminalreporter.write_line(line)

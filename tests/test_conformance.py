@@ -56,22 +56,6 @@ CASES = [("default", m) for m in MODULES] + [
 ]
 
 
-class _Summary:
-    """Prints the summary lines in pytest's terminal summary."""
-
-    def __init__(self, result):
-        self.result = result
-
-    def pytest_terminal_summary(self, terminalreporter):
-        result = self.result
-        terminalreporter.section(f"casyncio conformance, Python {result.full_version}")
-        for report in result.reports.values():
-            terminalreporter.write_line(report.summary_line())
-            terminalreporter.write_line(report.detail_line())
-        terminalreporter.write_line(result.bar_line)
-        terminalreporter.write_line(f"  ({result.wall:.0f}s wall)")
-
-
 @pytest.fixture(scope="module")
 def conformance(request):
     progress_lines = []
@@ -82,7 +66,6 @@ def conformance(request):
         jobs=JOBS,
         progress=progress_lines.append,
     )
-    request.config.pluginmanager.register(_Summary(result), "casyncio-conformance")
     out = os.environ.get("CASYNCIO_CONFORMANCE_JSON")
     if out:
         import json
@@ -132,7 +115,12 @@ def test_module(conformance, mode, module):
         )
 
 
-def test_bar(conformance):
-    for line in conformance.summary_lines():
-        print(line)
+def test_bar(conformance, record_property):
+    # Shown in the terminal summary by tests/conftest.py, which gets the
+    # lines from the test's report (so also from a pytest-xdist worker).
+    lines = [f"casyncio conformance, Python {conformance.full_version}"]
+    for report in conformance.reports.values():
+        lines += [report.summary_line(), report.detail_line()]
+    lines += [conformance.bar_line, f"  ({conformance.wall:.0f}s wall)"]
+    record_property("casyncio_summary", "\n".join(lines))
     assert conformance.bar_rate >= runner.BAR, conformance.bar_line
