@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import inspect
 import io
 import logging
 import os
@@ -123,6 +124,13 @@ def _describe(key, value):
     return f"{key}: {value!r}"
 
 
+def _sock_coroutine(method):
+    """Marks a sock_* wrapper of Loop (3.12+) a coroutine function for
+    inspect, with the C method's docstring."""
+    method.__doc__ = getattr(_core.BaseLoop, method.__name__).__doc__
+    return inspect.markcoroutinefunction(method)
+
+
 # mypy's [misc] errors ignored on the next line: call_soon, call_later,
 # call_at and call_soon_threadsafe return casyncio.Handle/TimerHandle, which
 # have the API of asyncio's but are not subclasses of them (README,
@@ -137,6 +145,42 @@ class Loop(  # type: ignore[misc]
     asyncio.AbstractEventLoop,
 ):
     """An asyncio event loop whose scheduler, timers and reactor are C."""
+
+    if sys.version_info >= (3, 12):
+        # asyncio's sock_* methods are `async def`, so
+        # inspect.iscoroutinefunction(loop.sock_recv) is True there.
+        # casyncio's are C methods returning an awaitable; these marked
+        # wrappers stand in front of them (about 0.1 us a call).  3.11's
+        # inspect has no marker: there they stay the C methods.
+        _c = _core.BaseLoop
+
+        @_sock_coroutine
+        def sock_recv(self, sock, n):
+            return Loop._c.sock_recv(self, sock, n)
+
+        @_sock_coroutine
+        def sock_recv_into(self, sock, buf):
+            return Loop._c.sock_recv_into(self, sock, buf)
+
+        @_sock_coroutine
+        def sock_recvfrom(self, sock, bufsize):
+            return Loop._c.sock_recvfrom(self, sock, bufsize)
+
+        @_sock_coroutine
+        def sock_recvfrom_into(self, sock, buf, nbytes=0):
+            return Loop._c.sock_recvfrom_into(self, sock, buf, nbytes)
+
+        @_sock_coroutine
+        def sock_sendall(self, sock, data):
+            return Loop._c.sock_sendall(self, sock, data)
+
+        @_sock_coroutine
+        def sock_sendto(self, sock, data, address):
+            return Loop._c.sock_sendto(self, sock, data, address)
+
+        @_sock_coroutine
+        def sock_accept(self, sock):
+            return Loop._c.sock_accept(self, sock)
 
     def __init__(self):
         super().__init__()

@@ -113,7 +113,7 @@ ca_call_soon(ca_state *st, PyObject *loop, LoopObj *cloop, PyObject *fn,
         ctx = NULL;
     }
     if (cloop != NULL) {
-        if (ca_loop_check_closed(cloop) < 0) {
+        if (ca_loop_check_call_soon(cloop) < 0) {
             return -1;
         }
         PyObject *copy = ctx ? NULL : PyContext_CopyCurrent();
@@ -147,7 +147,7 @@ future_schedule_one(FutureObj *fut, ca_callback *cb)
     ca_state *st = fut->state;
     if (cb->kind == CA_CB_TASK) {
         if (fut->cloop != NULL) {
-            if (ca_loop_check_closed(fut->cloop) < 0) {
+            if (ca_loop_check_call_soon(fut->cloop) < 0) {
                 return -1;
             }
             return ca_loop_schedule(fut->cloop, CA_READY_TASK_WAKEUP, cb->fn,
@@ -226,12 +226,29 @@ future_state_name(FutureObj *fut)
     }
 }
 
+/* set_result()/set_exception() of a done future: _asyncio's words. */
 static int
 future_check_pending(FutureObj *fut)
 {
     if (fut->fstate != CA_FUT_PENDING) {
-        PyErr_Format(fut->state->InvalidStateError, "%s: %R",
-                     future_state_name(fut), (PyObject *)fut);
+        PyErr_SetString(fut->state->InvalidStateError, "invalid state");
+        return -1;
+    }
+    return 0;
+}
+
+/* result()/exception() of a future that is not done, or not set up
+ * (_asyncio's words; its pure-Python Future says "Result is not ready."). */
+static int
+future_check_done(FutureObj *fut, const char *what)
+{
+    if (fut->loop == NULL) {
+        PyErr_SetString(fut->state->InvalidStateError,
+                        "Future object is not initialized.");
+        return -1;
+    }
+    if (fut->fstate == CA_FUT_PENDING) {
+        PyErr_Format(fut->state->InvalidStateError, "%s is not set.", what);
         return -1;
     }
     return 0;
@@ -418,8 +435,7 @@ future_result(FutureObj *fut, PyObject *unused)
         future_raise(ca_future_make_cancelled_error(fut));
         return NULL;
     }
-    if (fut->fstate != CA_FUT_FINISHED) {
-        PyErr_SetString(fut->state->InvalidStateError, "Result is not ready.");
+    if (future_check_done(fut, "Result") < 0) {
         return NULL;
     }
     fut->log_tb = 0;
@@ -445,8 +461,7 @@ future_exception(FutureObj *fut, PyObject *unused)
         future_raise(ca_future_make_cancelled_error(fut));
         return NULL;
     }
-    if (fut->fstate != CA_FUT_FINISHED) {
-        PyErr_SetString(fut->state->InvalidStateError, "Exception is not set.");
+    if (future_check_done(fut, "Exception") < 0) {
         return NULL;
     }
     fut->log_tb = 0;
@@ -515,8 +530,11 @@ future_add_done_callback(FutureObj *fut, PyObject *const *args, Py_ssize_t nargs
         return NULL;
     }
     if (future_parse_optional("add_done_callback", "context", args + 1, 0, kwnames,
-                              &ctx) < 0
-        || future_check_alive(fut) < 0) {
+                              &ctx) < 0) {
+        return NULL;
+    }
+    if (fut->loop == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "uninitialized Future object");
         return NULL;
     }
     PyObject *fn = args[0];
@@ -726,11 +744,24 @@ future_get_blocking(FutureObj *fut, void *c)
 }
 
 int
-ca_attr_bool(PyObject *v)
+ca_attr_deleted(const char *owner, const char *attr)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    PyErr_Format(PyExc_AttributeError, "attribute '%s' of '%s' objects cannot be deleted",
+                 attr, owner);
+#else
+    (void)owner;
+    (void)attr;
+    PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+#endif
+    return -1;
+}
+
+int
+ca_attr_bool(PyObject *v, const char *owner, const char *attr)
 {
     if (v == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
+        return ca_attr_deleted(owner, attr);
     }
     return PyObject_IsTrue(v);
 }
@@ -738,7 +769,7 @@ ca_attr_bool(PyObject *v)
 static int
 future_set_blocking(FutureObj *fut, PyObject *v, void *c)
 {
-    int b = ca_attr_bool(v);
+    int b = ca_attr_bool(v, "casyncio.Future", "_asyncio_future_blocking");
     if (b < 0) {
         return -1;
     }
@@ -755,7 +786,7 @@ future_get_log_traceback(FutureObj *fut, void *c)
 static int
 future_set_log_traceback(FutureObj *fut, PyObject *v, void *c)
 {
-    int b = ca_attr_bool(v);
+    int b = ca_attr_bool(v, "casyncio.Future", "_log_traceback");
     if (b < 0) {
         return -1;
     }
@@ -824,8 +855,7 @@ static int
 future_set_cancel_message(FutureObj *fut, PyObject *v, void *c)
 {
     if (v == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
+        return ca_attr_deleted("casyncio.Future", "_cancel_message");
     }
     Py_XSETREF(fut->cancel_msg, Py_XNewRef(v == Py_None ? NULL : v));
     return 0;

@@ -105,9 +105,11 @@ PyObject *ca_future_add_to_awaited_by(PyObject *module, PyObject *const *args,
 PyObject *ca_future_discard_from_awaited_by(PyObject *module, PyObject *const *args,
                                             Py_ssize_t nargs);
 #endif
-/* The truth of a value assigned to a boolean attribute; deleting one is an
- * AttributeError.  -1 on error. */
-int ca_attr_bool(PyObject *v);
+/* The truth of a value assigned to a boolean attribute `attr` of type
+ * `owner`; deleting one is an AttributeError (ca_attr_deleted, in the
+ * running Python's words).  -1 on error. */
+int ca_attr_bool(PyObject *v, const char *owner, const char *attr);
+int ca_attr_deleted(const char *owner, const char *attr);
 /* The object to show for a callback entry: fn, or the task's wakeup. */
 PyObject *ca_callback_callable(ca_callback *cb);
 

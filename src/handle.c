@@ -255,10 +255,44 @@ ca_call_vector(PyObject *cb, PyObject *const *args, Py_ssize_t nargs)
     return res;
 }
 
+/* ctx.run(cb, *args) for a context= that is not a Context: what asyncio's
+ * Handle does with it (an AttributeError for most objects). */
+static int
+handle_call_in_other(PyObject *ctx, PyObject *cb, PyObject *const *args,
+                     Py_ssize_t nargs)
+{
+    PyObject *small[8];
+    PyObject **stack = nargs + 2 <= 8 ? small
+                                      : PyMem_Malloc((size_t)(nargs + 2) * sizeof(PyObject *));
+    if (stack == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    stack[0] = ctx;
+    stack[1] = cb;
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        stack[i + 2] = args[i];
+    }
+    PyObject *name = PyUnicode_FromString("run");
+    PyObject *res = name ? PyObject_VectorcallMethod(
+                               name, stack, (size_t)(nargs + 2) | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                               NULL)
+                         : NULL;
+    Py_XDECREF(name);
+    if (stack != small) {
+        PyMem_Free(stack);
+    }
+    Py_XDECREF(res);
+    return res == NULL ? -1 : 0;
+}
+
 int
 ca_context_call(PyObject *ctx, PyObject *cb, PyObject *const *args,
                 Py_ssize_t nargs)
 {
+    if (!PyContext_CheckExact(ctx)) {
+        return handle_call_in_other(ctx, cb, args, nargs);
+    }
     if (PyContext_Enter(ctx) < 0) {
         return -1;
     }

@@ -441,6 +441,15 @@ loop_check_thread(LoopObj *self)
     return 0;
 }
 
+int
+ca_loop_check_call_soon(LoopObj *loop)
+{
+    if (ca_loop_check_closed(loop) < 0) {
+        return -1;
+    }
+    return loop->debug ? loop_check_thread(loop) : 0;
+}
+
 /* Debug-mode argument check of asyncio's BaseEventLoop._check_callback. */
 static int
 loop_check_callback(LoopObj *self, PyObject *cb, const char *method)
@@ -690,6 +699,12 @@ loop_call_at(LoopObj *self, PyObject *const *args, Py_ssize_t nargsf,
         return NULL;
     }
     if (loop_deadline(args[0], 0.0, &when) < 0) {
+        /* asyncio takes it and fails later, at each loop iteration, when
+         * its heap compares it; refused here, saying what is wrong. */
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Format(PyExc_TypeError, "when must be a real number, not '%s'",
+                         Py_TYPE(args[0])->tp_name);
+        }
         return NULL;
     }
     return loop_schedule_at(self, when, PyLong_CheckExact(args[0]), args + 1,

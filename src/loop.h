@@ -93,6 +93,10 @@ int ca_loop_schedule(LoopObj *loop, int kind, PyObject *obj, PyObject *arg,
 void ca_loop_timer_cancelled(LoopObj *loop, HandleObj *timer);
 /* Raises RuntimeError('Event loop is closed') and returns -1 if it is. */
 int ca_loop_check_closed(LoopObj *loop);
+/* What asyncio's call_soon checks before it queues anything (Task steps
+ * and done-callbacks included): the loop is open and, in debug mode, it is
+ * called from the loop's own thread.  -1 with RuntimeError if not. */
+int ca_loop_check_call_soon(LoopObj *loop);
 
 /* io.c */
 /* Runs or queues what the poll's `nevents` events are for; `behind`: entries

@@ -101,6 +101,9 @@ typedef struct {
     sock_attempt_fn attempt;
     uint8_t writer;         /* waits for writability, not readability */
     uint8_t checks;         /* asyncio's socket checks are ours to make */
+    /* The socket method asyncio calls first (NULL: none of ours): an object
+     * that is not a socket fails on it, with asyncio's AttributeError. */
+    const char *first_method;
 } sock_kind_def;
 
 /* ---- system calls ---- */
@@ -469,16 +472,18 @@ sock_sendfile_attempt(SockOpObj *op, PyObject **result)
 }
 
 static const sock_kind_def sock_kinds[] = {
-    [SOCK_RECV] = {"Loop.sock_recv", sock_recv_attempt, 0, 1},
-    [SOCK_RECV_INTO] = {"Loop.sock_recv_into", sock_recv_into_attempt, 0, 1},
-    [SOCK_RECVFROM] = {"Loop.sock_recvfrom", sock_recvfrom_attempt, 0, 1},
+    [SOCK_RECV] = {"Loop.sock_recv", sock_recv_attempt, 0, 1, "recv"},
+    [SOCK_RECV_INTO] = {"Loop.sock_recv_into", sock_recv_into_attempt, 0, 1,
+                        "recv_into"},
+    [SOCK_RECVFROM] = {"Loop.sock_recvfrom", sock_recvfrom_attempt, 0, 1, "recvfrom"},
     [SOCK_RECVFROM_INTO] = {"Loop.sock_recvfrom_into", sock_recvfrom_into_attempt,
-                            0, 1},
-    [SOCK_SENDALL] = {"Loop.sock_sendall", sock_sendall_attempt, 1, 1},
-    [SOCK_SENDTO] = {"Loop.sock_sendto", sock_sendto_attempt, 1, 1},
-    [SOCK_CONNECT] = {"Loop._sock_connect", sock_connect_attempt, 1, 0},
-    [SOCK_ACCEPT] = {"Loop.sock_accept", sock_accept_attempt, 0, 1},
-    [SOCK_SENDFILE] = {"Loop._sock_sendfile_native", sock_sendfile_attempt, 1, 0},
+                            0, 1, "recvfrom_into"},
+    [SOCK_SENDALL] = {"Loop.sock_sendall", sock_sendall_attempt, 1, 1, "send"},
+    [SOCK_SENDTO] = {"Loop.sock_sendto", sock_sendto_attempt, 1, 1, "sendto"},
+    [SOCK_CONNECT] = {"Loop._sock_connect", sock_connect_attempt, 1, 0, NULL},
+    [SOCK_ACCEPT] = {"Loop.sock_accept", sock_accept_attempt, 0, 1, "fileno"},
+    [SOCK_SENDFILE] = {"Loop._sock_sendfile_native", sock_sendfile_attempt, 1, 0,
+                       NULL},
 };
 
 /* ---- the life of an operation ---- */
@@ -569,8 +574,17 @@ sockop_convert_args(SockOpObj *op)
 static int
 sockop_prepare(SockOpObj *op)
 {
-    if (sock_kinds[op->kind].checks && sockop_check_socket(op) < 0) {
+    const sock_kind_def *kind = &sock_kinds[op->kind];
+    if (kind->checks && sockop_check_socket(op) < 0) {
         return -1;
+    }
+    if (kind->first_method != NULL
+        && !PyObject_TypeCheck(op->sock, (PyTypeObject *)op->loop->state->SocketType)) {
+        PyObject *m = PyObject_GetAttrString(op->sock, kind->first_method);
+        if (m == NULL) {
+            return -1;
+        }
+        Py_DECREF(m);
     }
     if (sockop_fileno(op) < 0) {
         return -1;

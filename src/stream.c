@@ -109,6 +109,8 @@ typedef struct {
     Py_ssize_t low;
     int fd;
     int conn_lost;
+    int dropped;            /* writes dropped by a closing pipe (asyncio counts
+                               them in _conn_lost: see stream_write_dropped) */
     char closing;
     char eof;
     char paused;            /* reading paused by pause_reading() */
@@ -568,6 +570,7 @@ stream_scratch(LoopObj *loop)
 }
 
 static int pipe_on_eof(StreamObj *self);
+static int pipe_data_received_failed(StreamObj *self);
 
 static int
 stream_on_eof(StreamObj *self)
@@ -820,6 +823,9 @@ stream_read_data(StreamObj *self)
     PyObject *res = PyObject_CallMethodOneArg(proto, st->str_data_received, data);
     Py_DECREF(proto);
     Py_DECREF(data);
+    if (res == NULL && self->kind == STREAM_PIPE_READ) {
+        return pipe_data_received_failed(self);
+    }
     if (res == NULL) {
         return stream_failed(self, "Fatal error: protocol.data_received() call failed.");
     }
@@ -1007,12 +1013,14 @@ stream_check_writable(StreamObj *self, PyObject *data)
     return 0;
 }
 
-/* After the connection was lost, writes are dropped; asyncio warns from
- * the fifth on. */
+/* After the connection was lost, or once a pipe is closing, writes are
+ * dropped; asyncio counts them (in _conn_lost, a closing pipe's too) and
+ * warns from the fifth on.  A closing pipe's are counted apart: conn_lost
+ * means connection_lost is scheduled, and the queue still drains. */
 static int
-stream_write_lost(StreamObj *self)
+stream_write_dropped(StreamObj *self)
 {
-    if (self->conn_lost >= STREAM_CONNLOST_LOG) {
+    if (self->conn_lost + self->dropped >= STREAM_CONNLOST_LOG) {
         const char *msg = self->kind == STREAM_SOCKET
             ? "socket.send() raised exception."
             : "pipe closed by peer or os.write(pipe, data) raised exception.";
@@ -1022,7 +1030,12 @@ stream_write_lost(StreamObj *self)
         }
         Py_DECREF(r);
     }
-    self->conn_lost++;
+    if (self->conn_lost) {
+        self->conn_lost++;
+    }
+    else {
+        self->dropped++;
+    }
     return 0;
 }
 
@@ -1083,14 +1096,9 @@ stream_write(StreamObj *self, PyObject *data)
     if (view.len == 0) {
         rc = 0;
     }
-    else if (self->conn_lost) {
-        rc = stream_write_lost(self);
-    }
-    else if (self->closing && self->kind != STREAM_SOCKET) {
-        /* A pipe drops writes from close() on, a socket queues them.  Not
-         * counted in conn_lost while the queue drains: that counter means
-         * connection_lost is scheduled. */
-        rc = 0;
+    else if (self->conn_lost || (self->closing && self->kind != STREAM_SOCKET)) {
+        /* A pipe drops writes from close() on, a socket queues them. */
+        rc = stream_write_dropped(self);
     }
     else {
         rc = stream_write_buffer(self, data, view.buf, view.len);
@@ -2013,6 +2021,42 @@ pipe_log_info(StreamObj *self, const char *fmt)
     return r ? 0 : -1;
 }
 
+/* data_received of a read pipe's protocol raised: asyncio's read pipe lets
+ * it out of its reader callback, so the loop reports a failed callback
+ * ("Exception in callback ..._read_ready()", with a 'handle') and the pipe
+ * stays open, where a socket transport's error is fatal to it.
+ * KeyboardInterrupt and SystemExit propagate. */
+static int
+pipe_data_received_failed(StreamObj *self)
+{
+    PyObject *exc = ca_err_fetch();
+    if (ca_err_is_fatal(exc)) {
+        ca_err_restore(exc);
+        return -1;
+    }
+    /* The report's handle gets a copy of the current context (the reading
+     * side's, entered now: the handler, run in it from 3.12 on, could not
+     * enter it again). */
+    PyObject *cb = PyObject_GetAttrString((PyObject *)self, "_read_ready");
+    int rc = cb ? ca_report_callback_error(stream_state(self), (PyObject *)self->loop,
+                                           cb, NULL, 0, NULL, NULL, exc)
+                : -1;
+    Py_XDECREF(cb);
+    Py_DECREF(exc);
+    return rc;
+}
+
+/* _read_ready(): what the loop runs when the pipe is readable (asyncio's
+ * read pipe has it; a failed data_received is reported as its failure). */
+static PyObject *
+pipe_py_read_ready(StreamObj *self, PyObject *unused)
+{
+    if (ca_stream_ready(self->loop, (PyObject *)self, 0) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* A read pipe at end of file: closed, eof_received then connection_lost
  * scheduled, as asyncio's read pipe does. */
 static int
@@ -2245,6 +2289,7 @@ pipe_repr(StreamObj *self)
 static PyMethodDef pipe_read_methods[] = {
     STREAM_READ_METHODS,
     STREAM_COMMON_METHODS,
+    {"_read_ready", (PyCFunction)pipe_py_read_ready, METH_NOARGS, NULL},
     {"close", (PyCFunction)stream_py_close, METH_NOARGS,
      "close($self, /)\n--\n\nStop reading; connection_lost(None) follows."},
     {NULL, NULL, 0, NULL},

@@ -236,7 +236,7 @@ task_schedule_step(ca_state *st, TaskObj *task, PyObject *exc)
 {
     LoopObj *cloop = task->fut.cloop;
     if (cloop != NULL) {
-        if (ca_loop_check_closed(cloop) < 0) {
+        if (ca_loop_check_call_soon(cloop) < 0) {
             return -1;
         }
         return ca_loop_schedule(cloop, CA_READY_TASK_STEP, (PyObject *)task, exc, NULL);
@@ -1040,6 +1040,12 @@ task_tp_init(TaskObj *task, PyObject *args, PyObject *kwds)
 {
     PyObject *coro, *loop = Py_None, *name = Py_None, *context = Py_None;
     int eager_start = 0;
+    if (PyTuple_GET_SIZE(args) > 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "Task() takes exactly 1 positional argument (%zd given)",
+                     PyTuple_GET_SIZE(args));
+        return -1;
+    }
 #if PY_VERSION_HEX >= 0x030C0000
     static char *kwlist[] = {"coro", "loop", "name", "context", "eager_start", NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOp:Task", kwlist, &coro, &loop,
@@ -1069,7 +1075,8 @@ task_cancel_meth(TaskObj *task, PyObject *const *args, Py_ssize_t nargsf,
     PyObject *msg = nargs > 0 ? args[0] : Py_None;
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     if (nargs + nkw > 1) {
-        PyErr_SetString(PyExc_TypeError, "cancel() takes at most 1 argument");
+        PyErr_Format(PyExc_TypeError, "cancel() takes at most 1 argument (%zd given)",
+                     nargs + nkw);
         return NULL;
     }
     if (nkw == 1) {
@@ -1120,6 +1127,9 @@ task_get_context(TaskObj *task, PyObject *unused)
 static PyObject *
 task_get_name(TaskObj *task, PyObject *unused)
 {
+    if (task->name == NULL && task->name_id == 0) {
+        Py_RETURN_NONE;  /* never initialised */
+    }
     if (task->name == NULL) {
         /* Formatted on demand: most task names are never looked at. */
         task->name = PyUnicode_FromFormat("Task-%llu",
@@ -1251,7 +1261,7 @@ task_get_log_destroy_pending(TaskObj *task, void *c)
 static int
 task_set_log_destroy_pending(TaskObj *task, PyObject *v, void *c)
 {
-    int b = ca_attr_bool(v);
+    int b = ca_attr_bool(v, "casyncio.Task", "_log_destroy_pending");
     if (b < 0) {
         return -1;
     }

@@ -61,9 +61,8 @@ def messages_like(future_kind):
     """STOCK DIFFERENCE: the C and the pure-Python futures word their
     InvalidStateError messages differently ('Result is not set.' and
     'invalid state' in C, 'Result is not ready.' and 'FINISHED: <repr>' in
-    Python).  casyncio follows the pure-Python wording, which is what the
-    project's specification names ('Result is not ready.')."""
-    return "cfuture" if future_kind == "cfuture" else "pyfuture"
+    Python).  casyncio follows the C wording, the one programs meet."""
+    return "pyfuture" if future_kind == "pyfuture" else "cfuture"
 
 
 # ---- result / exception / states ----

@@ -335,3 +335,70 @@ def test_unclosed_pipe_transport_warns(new_loop):
         gc.collect()
     assert rfile.closed
     os.close(w)
+
+
+def test_read_pipe_data_received_raising_is_reported_and_reading_goes_on(new_loop):
+    """asyncio's read pipe lets an exception from data_received out of its
+    reader callback: the loop reports a failed callback and the pipe stays
+    open (a socket transport's is fatal to it)."""
+    loop = new_loop()
+    reports = []
+    loop.set_exception_handler(lambda lp, ctx: reports.append(ctx))
+
+    class Raising(ReadRecorder):
+        def data_received(self, data):
+            super().data_received(data)
+            if data == b"boom":
+                raise ValueError("boom")
+
+    async def main():
+        r, w = os.pipe()
+        tr, proto = await loop.connect_read_pipe(
+            lambda: Raising(loop), os.fdopen(r, "rb", 0)
+        )
+        os.write(w, b"boom")
+        while not reports:
+            await asyncio.sleep(0.005)
+        os.write(w, b"more")
+        os.close(w)
+        await proto.lost
+        return proto, tr
+
+    proto, tr = run(loop, main())
+    assert bytes(proto.data) == b"boommore"
+    assert proto.events == ["made", "eof", "lost"]
+    assert len(reports) == 1
+    assert isinstance(reports[0]["exception"], ValueError)
+    assert reports[0]["message"].startswith("Exception in callback ")
+    assert reports[0]["message"].endswith("ReadPipeTransport._read_ready()")
+    assert "handle" in reports[0]
+
+
+def test_writes_to_a_closing_write_pipe_are_dropped_and_warned_from_the_fifth(
+    loop, caplog
+):
+    """close() with data queued: later writes are dropped, and from the
+    fifth on each is logged as asyncio's write pipe logs it."""
+
+    async def main():
+        r, w = os.pipe()
+        tr, proto = await loop.connect_write_pipe(
+            lambda: WriteRecorder(loop), os.fdopen(w, "wb", 0)
+        )
+        tr.set_write_buffer_limits(high=1 << 30)
+        while not tr.get_write_buffer_size():  # fill the pipe, then queue
+            tr.write(b"x" * 65536)
+        tr.close()
+        with caplog.at_level("WARNING", logger="asyncio"):
+            for _ in range(7):
+                tr.write(b"y")
+        os.close(r)
+        await proto.lost
+
+    run(loop, main())
+    warned = [
+        r
+        for r in caplog.records
+        if "pipe closed by peer or os.write(pipe, data) raised exception" in r.message
+    ]
+    assert len(warned) == 2  # the 6th and 7th of the dropped writes

@@ -9,6 +9,7 @@ import os
 import random
 import socket
 import struct
+import sys
 import threading
 import weakref
 
@@ -904,3 +905,34 @@ def test_recv_large_stream_byte_for_byte(loop, n):
         conn.close()
     assert got == payload
     assert max(sizes) >= 16 * 1024  # the large-read path was taken
+
+
+SOCK_METHODS = (
+    "sock_recv",
+    "sock_recv_into",
+    "sock_recvfrom",
+    "sock_recvfrom_into",
+    "sock_sendall",
+    "sock_sendto",
+    "sock_accept",
+    "sock_connect",
+    "sock_sendfile",
+)
+
+
+@pytest.mark.parametrize("name", SOCK_METHODS)
+def test_sock_methods_are_coroutine_functions_to_inspect(impl, loop, name):
+    """asyncio's sock_* are `async def`; casyncio's C ones are marked
+    (inspect.markcoroutinefunction) from 3.12 on, which 3.11 lacks."""
+    import inspect
+
+    expected = (
+        impl == "asyncio"
+        or sys.version_info >= (3, 12)
+        or name
+        in (
+            "sock_connect",
+            "sock_sendfile",  # Python coroutines on casyncio too
+        )
+    )
+    assert inspect.iscoroutinefunction(getattr(loop, name)) is expected

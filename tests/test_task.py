@@ -255,8 +255,8 @@ def test_keyboard_interrupt_and_system_exit_propagate(Task, loop, exc_type):
 def test_result_of_pending_task_raises_invalid_state(Task, task_kind, loop):
     task = Task(return_after_yield(1), loop=loop)
     # STOCK DIFFERENCE: 'Result is not set.' (C) vs 'Result is not ready.'
-    # (Python); casyncio uses the Python wording, like casyncio.Future.
-    expected = "set" if task_kind == "ctask" else "ready"
+    # (Python); casyncio uses the C wording, like casyncio.Future.
+    expected = "ready" if task_kind == "pytask" else "set"
     with pytest.raises(
         asyncio.InvalidStateError, match=rf"^Result is not {expected}\.$"
     ):
