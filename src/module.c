@@ -53,6 +53,65 @@ ca_set_class(PyObject *obj, PyObject *value)
     return r;
 }
 
+#if PY_VERSION_HEX >= 0x030C0000
+/* Set once a watched name of asyncio.tasks or asyncio.futures ("Task",
+ * "Future") is set or deleted, or the dict cleared; never reset.
+ *
+ * A C global (beside the signal wakeup fd, the other one): a dict watcher's
+ * callback is given no module state.  One flag for the whole process is
+ * safe: it only ever sends casyncio (of any interpreter) from its fast path
+ * to the lookup that is always right. */
+int ca_asyncio_names_touched = 0;
+
+static int
+module_names_watcher(PyDict_WatchEvent event, PyObject *dict, PyObject *key,
+                     PyObject *new_value)
+{
+    if (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED
+        || event == PyDict_EVENT_DELETED) {
+        if (key != NULL && PyUnicode_Check(key)
+            && (PyUnicode_CompareWithASCIIString(key, "Task") == 0
+                || PyUnicode_CompareWithASCIIString(key, "Future") == 0)) {
+            ca_asyncio_names_touched = 1;
+        }
+    }
+    else {
+        ca_asyncio_names_touched = 1;  /* cleared, cloned, freed */
+    }
+    return 0;
+}
+
+/* Watches asyncio.tasks' and asyncio.futures' namespaces; without a
+ * watcher (all taken), the names are looked up at every call. */
+static void
+module_watch_names(ca_state *st)
+{
+    st->names_watcher = PyDict_AddWatcher(module_names_watcher);
+    if (st->names_watcher < 0
+        || PyDict_Watch(st->names_watcher, st->tasks_dict) < 0
+        || PyDict_Watch(st->names_watcher, st->futures_dict) < 0) {
+        PyErr_Clear();
+        ca_asyncio_names_touched = 1;
+    }
+}
+
+static void
+module_unwatch_names(ca_state *st)
+{
+    if (st->names_watcher >= 0) {
+        if (st->tasks_dict != NULL) {
+            (void)PyDict_Unwatch(st->names_watcher, st->tasks_dict);
+        }
+        if (st->futures_dict != NULL) {
+            (void)PyDict_Unwatch(st->names_watcher, st->futures_dict);
+        }
+        (void)PyDict_ClearWatcher(st->names_watcher);
+        PyErr_Clear();
+        st->names_watcher = -1;
+    }
+}
+#endif
+
 static int
 module_intern(PyObject **slot, const char *s)
 {
@@ -307,6 +366,7 @@ static int
 module_exec(PyObject *mod)
 {
     ca_state *st = PyModule_GetState(mod);
+    st->names_watcher = -1;
     if (module_add_type(mod, &ca_handle_spec, NULL, &st->HandleType) < 0
         || module_add_type(mod, &ca_timerhandle_spec, (PyObject *)st->HandleType,
                            &st->TimerHandleType) < 0
@@ -332,6 +392,9 @@ module_exec(PyObject *mod)
         || module_intern_strings(st) < 0) {
         return -1;
     }
+#if PY_VERSION_HEX >= 0x030C0000
+    module_watch_names(st);
+#endif
 #ifdef CA_DEBUG
     if (PyModule_AddIntConstant(mod, "DEBUG_BUILD", 1) < 0) {
         return -1;
@@ -389,6 +452,9 @@ static int
 module_clear(PyObject *mod)
 {
     ca_state *st = PyModule_GetState(mod);
+#if PY_VERSION_HEX >= 0x030C0000
+    module_unwatch_names(st);
+#endif
 #define CA_CLEAR(name) Py_CLEAR(st->name);
     CA_STATE_REFS(CA_CLEAR)
 #undef CA_CLEAR

@@ -80,6 +80,7 @@ typedef struct {
      * looked up at each call (loop_class_in_place, loop.c). */
     PyObject *tasks_dict;
     PyObject *futures_dict;
+    int names_watcher;                /* 3.12+: the dict watcher's id, or -1 */
     PyObject *get_event_loop;         /* events.get_event_loop (3.11: _get_event_loop) */
     PyObject *future_repr;            /* base_futures._future_repr */
     PyObject *task_repr;              /* base_tasks._task_repr */
@@ -242,6 +243,24 @@ ca_state_from_type(PyTypeObject *tp)
     }
     return (ca_state *)PyModule_GetState(mod);
 }
+
+/* Whether asyncio.tasks.Task or asyncio.futures.Future may have been
+ * replaced since import (a dict watcher says so from 3.12 on; 3.11 has
+ * none, so there it is always 1 and the names are looked up). */
+#if PY_VERSION_HEX >= 0x030C0000
+extern int ca_asyncio_names_touched;
+static inline int
+ca_asyncio_names_changed(void)
+{
+    return ca_asyncio_names_touched;
+}
+#else
+static inline int
+ca_asyncio_names_changed(void)
+{
+    return 1;
+}
+#endif
 
 /* A strict subclass of socket.socket: the transports and sock_* methods
  * call its own recv()/send()/... as asyncio does, for it may override them;

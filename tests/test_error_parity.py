@@ -269,27 +269,27 @@ def _normalise(text):
 
 def outcome(impl, case):
     env = Env(impl)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    # Warnings ignored throughout: a case makes coroutines it never runs,
+    # which warn when collected (here, with the exception's frames).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
             result = CASES[case](env)
-    except BaseException as exc:
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            got = ("returned", type(result).__name__)
+            if asyncio.iscoroutine(result):
+                result.close()
+            del result
+        except (KeyboardInterrupt, SystemExit):
             raise
-        message = str(exc)
-        if isinstance(exc, TypeError) and _ARITY.search(message):
-            message = "<how it was called>"
-        return type(exc).__name__, _normalise(message)
-    finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        except BaseException as exc:
+            message = str(exc)
+            if isinstance(exc, TypeError) and _ARITY.search(message):
+                message = "<how it was called>"
+            got = (type(exc).__name__, _normalise(message))
+        finally:
             env.close()
-            # The coroutines a case made and never ran warn when collected:
-            # here, not in some later test.
-            gc.collect()
-    if asyncio.iscoroutine(result):
-        result.close()
-    return "returned", type(result).__name__
+        gc.collect()
+    return got
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -209,3 +209,32 @@ def test_create_future_result_can_be_awaited(loop):
 
 def test_create_future_returns_new_future_each_call(loop):
     assert loop.create_future() is not loop.create_future()
+
+
+def test_create_task_and_create_future_use_the_classes_in_place(loop, monkeypatch):
+    """asyncio's loop makes its tasks with asyncio.tasks.Task and its futures
+    with asyncio.futures.Future, looked up at each call: a program that puts
+    its own classes there gets them (on casyncio too), and asyncio's again
+    once they are put back."""
+    from asyncio import futures, tasks
+
+    class MyFuture(futures._PyFuture):
+        pass
+
+    class MyTask(tasks._PyTask):
+        pass
+
+    async def main():
+        before = (type(loop.create_future()), type(loop.create_task(return_value(1))))
+        monkeypatch.setattr(tasks, "Task", MyTask)
+        monkeypatch.setattr(futures, "Future", MyFuture)
+        mine = (loop.create_future(), loop.create_task(return_value(2), name="mine"))
+        monkeypatch.undo()
+        after = (type(loop.create_future()), type(loop.create_task(return_value(3))))
+        return before, mine, after, await mine[1]
+
+    before, mine, after, result = loop.run_until_complete(main())
+    assert (type(mine[0]), type(mine[1])) == (MyFuture, MyTask)
+    assert mine[1].get_name() == "mine" and result == 2
+    assert before == after
+    assert MyTask not in before and MyFuture not in before
