@@ -104,6 +104,16 @@ def uninitialised(cls):
     return cls.__new__(cls)
 
 
+def create_task_or_close(loop):
+    """loop.create_task(coro()), closing the coroutine if it raises."""
+    c = coro()
+    try:
+        return loop.create_task(c)
+    except BaseException:
+        c.close()
+        raise
+
+
 def run_another_loop(env):
     other = env.new_loop()
     try:
@@ -239,7 +249,7 @@ CASES = {
     "other thread: call_soon": lambda e: e.in_thread(lambda: e.loop.call_soon(cb)),
     "other thread: call_later": lambda e: e.in_thread(lambda: e.loop.call_later(0, cb)),
     "other thread: create_task": lambda e: e.in_thread(
-        lambda: e.loop.create_task(coro())
+        lambda: create_task_or_close(e.loop)
     ),
 }
 
