@@ -35,6 +35,12 @@ def python_version(doc: dict) -> str:
     raise ValueError(f"no Python version in {doc['meta']['python']!r}")
 
 
+def unit(name: str) -> str:
+    # A workload of a newer Python than the one running this is unknown
+    # here: they are all ops/s but for the ones WORKLOADS says.
+    return WORKLOADS[name].unit if name in WORKLOADS else "ops/s"
+
+
 def ratio(doc: dict, name: str, a: str, b: str) -> str:
     cell = doc["summary"].get(name)
     if cell is None:
@@ -47,7 +53,7 @@ def ratio(doc: dict, name: str, a: str, b: str) -> str:
         if not failed & set(missing):
             return "-"  # not run (not installed, or not on this Python)
         return f"{'/'.join(i for i in missing if i in failed)} failed"
-    r = speedup(cell[a]["median"], cell[b]["median"], WORKLOADS[name].unit)
+    r = speedup(cell[a]["median"], cell[b]["median"], unit(name))
     return f"{r:.2f}x"
 
 
@@ -64,13 +70,15 @@ def table(docs: dict[str, dict], ops: str) -> str:
         "| " + " | ".join(head) + " |",
         "|---|" + "---:|" * 3 + "---|" * len(versions),
     ]
-    names = [n for n in WORKLOADS if any(n in d["summary"] for d in docs.values())]
+    names = []  # in run order, newest Python first (it has every workload)
+    for v in reversed(versions):
+        names += [n for n in docs[v]["summary"] if n not in names]
     for name in names:
         ref = docs[ops]["summary"].get(name, {})
         row = [name]
         for impl in ("casyncio", "asyncio", "uvloop"):
             st = ref.get(impl)
-            row.append(fmt_value(st["median"], WORKLOADS[name].unit) if st else "-")
+            row.append(fmt_value(st["median"], unit(name)) if st else "-")
         for v in versions:
             d = docs[v]
             row.append(
