@@ -203,8 +203,9 @@ module_cache_ssl(ca_state *st)
 static int
 module_registry_probe(ca_state *st, PyObject *weakset)
 {
-    PyObject *probe = PyObject_CallFunction((PyObject *)&PyType_Type, "s()O",
-                                            "casyncio_registry_probe", Py_None);
+    /* A fresh class: weakly referenceable, and equal only to itself. */
+    PyObject *probe = PyObject_CallFunction((PyObject *)&PyType_Type, "s()N",
+                                            "casyncio_registry_probe", PyDict_New());
     if (probe == NULL) {
         return -1;
     }

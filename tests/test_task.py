@@ -1129,6 +1129,27 @@ def test_registry_forgets_a_dropped_pending_task(Task, task_kind, loop):
     assert all(x.get_loop() is not loop for x in reg)
 
 
+def test_casyncio_task_registers_without_a_python_call(loop):
+    """casyncio's Task puts its entry straight into the registry's set
+    (on 3.14+ _asyncio's own WeakSet, found at import) rather than calling
+    WeakSet.add, a Python method, for every task."""
+    reg = _registry("casyncio")
+    added = []
+    real_add = type(reg).add
+    type(reg).add = lambda self, item: (added.append(item), real_add(self, item))
+    try:
+        t = casyncio.Task(forever(loop), loop=loop)
+    finally:
+        type(reg).add = real_add
+    try:
+        assert t in reg
+        assert added == []
+    finally:
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            loop.run_until_complete(t)
+
+
 # ---- eager start (3.12+) ----
 
 
