@@ -58,7 +58,11 @@ def probe(impl: str) -> str | None:
         f"import sys; sys.path.insert(0, {str(HERE)!r}); import servers;"
         f" servers.new_loop({impl!r}).close()"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    # -P: run from the top of a checkout, `-c` would put the current
+    # directory first on sys.path and import the unbuilt casyncio/ there.
+    proc = subprocess.run(
+        [sys.executable, "-P", "-c", code], capture_output=True, text=True
+    )
     return None if proc.returncode == 0 else proc.stderr.strip().splitlines()[-1]
 
 

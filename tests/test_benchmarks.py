@@ -327,3 +327,21 @@ def test_table_combines_the_runs_of_several_pythons(tmp_path):
     assert row[0] == "sleep0"
     assert row[1:4] == ["300", "100", "200"]  # 3.15's ops/s
     assert row[4:] == ["4.00x / uvloop failed", "3.00x / 1.50x"]
+
+
+# --------------------------------------------------------------------------
+# The servers' probe (echo.py, httpbench.py)
+
+
+def test_server_probe_finds_casyncio_from_the_top_of_a_checkout(monkeypatch):
+    """From the checkout's top directory, `python -c` would import the
+    source directory casyncio/ (no extension built there) rather than the
+    installed package; the probe must not, or echo.py skips casyncio."""
+    import servers
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)
+    if any((root / "casyncio").glob("_core*.so")):
+        pytest.skip("an in-tree build: the source directory imports")
+    assert servers.probe("casyncio") is None
+    assert servers.probe("asyncio") is None
