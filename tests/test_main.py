@@ -88,25 +88,18 @@ def test_dash_c_traceback():
 
 def test_stdin():
     code = SCRIPT.replace('print("file", __file__)\n', "")
-    plain = subprocess.run(
-        [sys.executable, "-", "y"],
-        input=code,
-        capture_output=True,
-        text=True,
-        cwd=SCRATCH_DIR,
-        env=subprocess_env(),
-        timeout=30,
-        check=False,
-    )
-    cas = subprocess.run(
-        [sys.executable, "-m", "casyncio", "-", "y"],
-        input=code,
-        capture_output=True,
-        text=True,
-        cwd=SCRATCH_DIR,
-        env=subprocess_env(),
-        timeout=30,
-        check=False,
+    plain, cas = (
+        subprocess.run(
+            [sys.executable, *before, "-", "y"],
+            input=code,
+            capture_output=True,
+            text=True,
+            cwd=SCRATCH_DIR,
+            env=subprocess_env(),
+            timeout=30,
+            check=False,
+        )
+        for before in ([], ["-m", "casyncio"])
     )
     same_but_the_loop(plain, cas)
     assert "argv ['-', 'y']" in cas.stdout
