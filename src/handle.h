@@ -32,6 +32,10 @@ typedef struct {
                                  * so it is given back as one, as asyncio
                                  * keeps the object call_at() was passed */
     char nargv;
+    char ctx_maybe_untracked;   /* `context` may be an untracked empty copy
+                                 * (a timer's; see below): checked before
+                                 * it is run in or freed.  0: tracked, or
+                                 * not one of casyncio's copies. */
 } HandleObj;
 
 /* A new Handle (or TimerHandle, by `tp`) calling callback(*args[:nargs]) in
