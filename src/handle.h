@@ -45,6 +45,45 @@ typedef struct {
 HandleObj *ca_handle_new(ca_state *st, PyTypeObject *tp, PyObject *loop,
                          PyObject *callback, PyObject *const *args,
                          Py_ssize_t nargs, PyObject *context, int queued);
+/* ca_handle_new() for call_soon(callback, *args, context=context) on
+ * `loop`, a LoopObj whose debug flag is `debug`, queued: the same handle,
+ * made by a shorter path in the common case. */
+static inline HandleObj *
+ca_handle_new_soon(ca_state *st, PyObject *loop, int debug, PyObject *callback,
+                   PyObject *const *args, Py_ssize_t nargs, PyObject *context)
+{
+#if CA_FREELISTS
+    /* Beware: keep in step with ca_handle_new(). */
+    if (st->handle_nfree > 0 && nargs <= CA_HANDLE_ARGV && !debug
+        && (context == NULL || context == Py_None)) {
+        PyObject *ctx = PyContext_CopyCurrent();
+        if (ctx == NULL) {
+            return NULL;
+        }
+        HandleObj *h = (HandleObj *)st->handle_free[--st->handle_nfree];
+        (void)PyObject_Init((PyObject *)h, st->HandleType);
+        CA_LIVE_ADD(st, CA_LIVE_HANDLE, 1);
+        /* handle_clear() left every other slot NULL (or 0) */
+        assert(h->args == NULL && h->nargv == 0 && h->weakreflist == NULL
+               && h->source_traceback == NULL && h->repr == NULL
+               && !h->ctx_maybe_untracked);
+        h->when = 0.0;
+        h->when_int = 0;
+        h->cancelled = 0;
+        h->scheduled = 0;
+        h->callback = Py_NewRef(callback);
+        h->context = ctx;
+        h->loop = Py_NewRef(loop);
+        h->nargv = (char)nargs;
+        for (Py_ssize_t i = 0; i < nargs; i++) {
+            h->argv[i] = Py_NewRef(args[i]);
+        }
+        return h;
+    }
+#endif
+    return ca_handle_new(st, st->HandleType, loop, callback, args, nargs, context, 1);
+}
+
 /* Runs the callback in its context.  An exception goes to the loop's
  * exception handler; returns -1 with the exception set only for
  * KeyboardInterrupt/SystemExit (or a failing exception handler). */
@@ -66,7 +105,8 @@ int ca_handle_run(ca_state *st, HandleObj *h);
  * each released with ca_context_release(); a context is exposed (tracked)
  * before it is shown to anything else (a foreign loop or future, a Handle,
  * _callbacks, get_context()), and settled after code ran in it (it may hold
- * variables, or a Token may refer to it).  Traversals skip untracked
+ * variables, or a Token may refer to it), or exposed before a callback runs
+ * in it (context_call in handle.c).  Traversals skip untracked
  * contexts (CA_VISIT_CONTEXT): the collector ignores untracked objects
  * anyway, and gc.get_referents() must not hand one out. */
 PyObject *ca_context_copy(void);

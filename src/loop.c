@@ -7,7 +7,7 @@
  * hooks), close()'s executor shutdown, the exception handler and the task
  * factory: those are once-per-run glue in casyncio/_loop.py.
  *
- * One iteration, one named call per phase (DESIGN.md says the same):
+ * One iteration, one named call per phase (docs/design.md says the same):
  *   1. loop_poll_timeout:    0 if anything is ready or the loop is stopping,
  *                            else until the earliest live timer (rounded up),
  *                            else no limit;
@@ -368,17 +368,19 @@ static int
 loop_run_entry(LoopObj *self, ca_ready_entry *e)
 {
     int rc = 0;
-    int handle = e->kind == CA_READY_HANDLE;
-    if (!handle || !((HandleObj *)e->obj)->cancelled) {
-        /* A Handle, the most common entry, skips loop_dispatch_entry's
-         * switch. */
-        rc = self->debug ? loop_dispatch_entry_debug(self, e)
-             : handle    ? ca_handle_run(self->state, (HandleObj *)e->obj)
-                         : loop_dispatch_entry(self, e);
+    if (e->kind == CA_READY_HANDLE) {
+        /* The most common entry skips loop_dispatch_entry's switch; its
+         * `arg` and `ctx` are NULL. */
+        HandleObj *h = (HandleObj *)e->obj;
+        if (!h->cancelled) {
+            rc = self->debug ? loop_dispatch_entry_debug(self, e)
+                             : ca_handle_run(self->state, h);
+        }
+        ca_handle_unqueue((PyObject *)h);
+        Py_DECREF(h);
+        return rc;
     }
-    if (handle) {
-        ca_handle_unqueue(e->obj);
-    }
+    rc = self->debug ? loop_dispatch_entry_debug(self, e) : loop_dispatch_entry(self, e);
     Py_DECREF(e->obj);
     Py_XDECREF(e->arg);
     ca_context_release(e->ctx);
@@ -547,7 +549,7 @@ loop_parse_schedule_args(const char *method, PyObject *const *args,
 }
 
 /* Queues a new handle (NULL: its making failed) and returns it. */
-static PyObject *
+static inline PyObject *
 loop_queue_new_handle(LoopObj *self, HandleObj *h)
 {
     if (h == NULL) {
@@ -565,8 +567,8 @@ loop_schedule_soon(LoopObj *self, PyObject *cb, PyObject *const *args,
                    Py_ssize_t nargs, PyObject *context)
 {
     return loop_queue_new_handle(
-        self, ca_handle_new(self->state, self->state->HandleType, (PyObject *)self,
-                            cb, args, nargs, context, 1));
+        self, ca_handle_new_soon(self->state, (PyObject *)self, self->debug, cb, args,
+                                 nargs, context));
 }
 
 static PyObject *
