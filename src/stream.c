@@ -4,8 +4,8 @@
  * of connect_read_pipe/connect_write_pipe, as asyncio's unix_events pipe
  * transports.
  *
- * Owns: the transport object, its write queue (bytes objects, flushed with
- * sendmsg's or writev's gather write), its references to the socket or
+ * Owns: the transport object, its write queue (a ca_wbuf, wbuf.c, flushed
+ * with sendmsg's or writev's gather write), its references to the socket or
  * pipe file, protocol, server and loop, and the loop's receive buffer
  * (stream_scratch).  A pipe's fd is not named as its owner in the watch
  * table (asyncio does not register pipes in _transports).
@@ -32,6 +32,7 @@
  * itself; write() is refused until _reset_empty_waiter. */
 #include "errors.h"
 #include "stream.h"
+#include "wbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,20 +56,9 @@
  * callgrind), and below this size the extra ioctl costs about what the
  * copy does. */
 #define STREAM_DIRECT_MIN (16 * 1024)
-/* Chunks handed to one sendmsg. */
-#define STREAM_IOV_MAX 64
 /* asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES. */
 #define STREAM_CONNLOST_LOG 5
 #define STREAM_BASE_SLOTS 5
-
-typedef struct {
-    PyObject **items;       /* bytes objects; items[head] is the oldest */
-    Py_ssize_t head;
-    Py_ssize_t len;
-    Py_ssize_t cap;
-    Py_ssize_t offset;      /* bytes of items[head] already sent */
-    Py_ssize_t size;        /* bytes queued, not yet sent */
-} stream_wbuf;
 
 /* What the fd is: a connected socket, or one end of a pipe (a FIFO, a
  * socket or a character device given to connect_read_pipe or
@@ -104,7 +94,7 @@ typedef struct {
      * context=), both are it, and every callback runs in it. */
     PyObject *read_ctx;
     PyObject *write_ctx;
-    stream_wbuf wbuf;
+    ca_wbuf wbuf;
     Py_ssize_t high;
     Py_ssize_t low;
     int fd;
@@ -123,82 +113,6 @@ typedef struct {
                                "sockets of a subclass" below) */
     char ctx_fixed;         /* read_ctx and write_ctx are the given context */
 } StreamObj;
-
-/* ---- the write queue (no Python calls but Py_DECREF) ---- */
-
-static int
-wbuf_push(stream_wbuf *b, PyObject *bytes)
-{
-    if (b->head + b->len == b->cap) {
-        if (b->head > 0) {
-            memmove(b->items, b->items + b->head, (size_t)b->len * sizeof(PyObject *));
-            b->head = 0;
-        }
-        else {
-            Py_ssize_t ncap = b->cap ? b->cap * 2 : 8;
-            PyObject **n = realloc(b->items, (size_t)ncap * sizeof(PyObject *));
-            if (n == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            b->items = n;
-            b->cap = ncap;
-        }
-    }
-    b->items[b->head + b->len++] = bytes;
-    b->size += PyBytes_GET_SIZE(bytes);
-    return 0;
-}
-
-/* Drops n sent bytes from the front. */
-static void
-wbuf_consume(stream_wbuf *b, Py_ssize_t n)
-{
-    b->size -= n;
-    while (n > 0) {
-        PyObject *first = b->items[b->head];
-        Py_ssize_t left = PyBytes_GET_SIZE(first) - b->offset;
-        if (n < left) {
-            b->offset += n;
-            return;
-        }
-        n -= left;
-        b->offset = 0;
-        b->head++;
-        b->len--;
-        Py_DECREF(first);
-    }
-    if (b->len == 0) {
-        b->head = 0;
-    }
-}
-
-static void
-wbuf_clear(stream_wbuf *b)
-{
-    /* Beware: releasing bytes runs no Python code, but take the items
-     * out first anyway so the queue is consistent at every point. */
-    PyObject **items = b->items;
-    Py_ssize_t head = b->head, len = b->len;
-    b->head = b->len = b->offset = b->size = 0;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        Py_DECREF(items[head + i]);
-    }
-}
-
-static int
-wbuf_fill_iov(stream_wbuf *b, struct iovec *iov)
-{
-    int n = 0;
-    for (Py_ssize_t i = 0; i < b->len && n < STREAM_IOV_MAX; i++) {
-        PyObject *item = b->items[b->head + i];
-        Py_ssize_t skip = i == 0 ? b->offset : 0;
-        iov[n].iov_base = PyBytes_AS_STRING(item) + skip;
-        iov[n].iov_len = (size_t)(PyBytes_GET_SIZE(item) - skip);
-        n++;
-    }
-    return n;
-}
 
 /* ---- helpers ---- */
 
@@ -364,7 +278,7 @@ stream_force_close(StreamObj *self, PyObject *exc)
         return 0;
     }
     if (self->wbuf.len > 0) {
-        wbuf_clear(&self->wbuf);
+        ca_wbuf_clear(&self->wbuf);
         stream_unwatch(self, 1);
     }
     if (!self->closing) {
@@ -703,20 +617,20 @@ stream_send_py(StreamObj *self, PyObject *method, PyObject *data, Py_ssize_t len
 static Py_ssize_t
 stream_flush_py(StreamObj *self)
 {
-    stream_wbuf *b = &self->wbuf;
-    PyObject *head = Py_NewRef(b->items[b->head]);
+    ca_wbuf *b = &self->wbuf;
+    PyObject *head = Py_NewRef(ca_wbuf_at(b, 0));
     Py_ssize_t offset = b->offset, len = PyBytes_GET_SIZE(head) - offset;
     PyObject *chunk = offset == 0
         ? Py_NewRef(head)
         : PyBytes_FromStringAndSize(PyBytes_AS_STRING(head) + offset, len);
     Py_ssize_t n = -2;
 #if PY_VERSION_HEX >= 0x030C0000
-    Py_ssize_t count = b->len < STREAM_IOV_MAX ? b->len : STREAM_IOV_MAX;
+    Py_ssize_t count = b->len < CA_WBUF_IOV_MAX ? b->len : CA_WBUF_IOV_MAX;
     PyObject *chunks = chunk ? PyList_New(count) : NULL;
     if (chunks != NULL) {
         PyList_SET_ITEM(chunks, 0, Py_NewRef(chunk));
         for (Py_ssize_t i = 1; i < count; i++) {
-            PyObject *item = b->items[b->head + i];
+            PyObject *item = ca_wbuf_at(b, i);
             PyList_SET_ITEM(chunks, i, Py_NewRef(item));
             len += PyBytes_GET_SIZE(item);
         }
@@ -731,7 +645,7 @@ stream_flush_py(StreamObj *self)
     Py_XDECREF(chunk);
     /* send() may have run code that wrote, closed or aborted: what it sent
      * counts only if the queue still starts where it did. */
-    if (n >= 0 && (b->len == 0 || b->items[b->head] != head || b->offset != offset)) {
+    if (n >= 0 && (b->len == 0 || ca_wbuf_at(b, 0) != head || b->offset != offset)) {
         n = -1;
     }
     Py_DECREF(head);
@@ -907,8 +821,8 @@ stream_write_ready(StreamObj *self)
         }
     }
     else {
-        struct iovec iov[STREAM_IOV_MAX];
-        n = stream_sys_writev(self, iov, wbuf_fill_iov(&self->wbuf, iov));
+        struct iovec iov[CA_WBUF_IOV_MAX];
+        n = stream_sys_writev(self, iov, ca_wbuf_fill_iov(&self->wbuf, iov));
         if (n < 0) {
             int err = errno;
             if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
@@ -924,7 +838,7 @@ stream_write_ready(StreamObj *self)
             return -1;
         }
         stream_unwatch(self, 1);
-        wbuf_clear(&self->wbuf);
+        ca_wbuf_clear(&self->wbuf);
         int rc = stream_fatal(self, exc, stream_msg(self, 1));
         if (rc == 0 && self->empty_waiter != NULL) {
             rc = stream_settle_waiter(self, exc);
@@ -932,7 +846,7 @@ stream_write_ready(StreamObj *self)
         Py_DECREF(exc);
         return rc;
     }
-    wbuf_consume(&self->wbuf, n);
+    ca_wbuf_consume(&self->wbuf, n);
     if (stream_maybe_resume(self) < 0) {
         return -1;
     }
@@ -975,9 +889,9 @@ stream_queue(StreamObj *self, PyObject *data, const char *buf, Py_ssize_t len,
         return -1;
     }
     if (self->wbuf.items == NULL) {
-        CA_LIVE_ADD(self->loop->state, CA_LIVE_WRITEBUF, 1);  /* wbuf_push allocates */
+        CA_LIVE_ADD(self->loop->state, CA_LIVE_WRITEBUF, 1);  /* ca_wbuf_push allocates */
     }
-    if (wbuf_push(&self->wbuf, chunk) < 0) {
+    if (ca_wbuf_push(&self->wbuf, chunk) < 0) {
         Py_DECREF(chunk);
         return -1;
     }
@@ -1700,7 +1614,7 @@ stream_finalize(StreamObj *self)
                               (PyObject *)self) < 0) {
         PyErr_WriteUnraisable((PyObject *)self);
     }
-    wbuf_clear(&self->wbuf);
+    ca_wbuf_clear(&self->wbuf);
     if (stream_release(self) < 0) {
         PyErr_WriteUnraisable((PyObject *)self);
     }
@@ -1725,7 +1639,7 @@ stream_traverse(StreamObj *self, visitproc visit, void *arg)
     Py_VISIT(self->read_ctx);
     Py_VISIT(self->write_ctx);
     for (Py_ssize_t i = 0; i < self->wbuf.len; i++) {
-        Py_VISIT(self->wbuf.items[self->wbuf.head + i]);
+        Py_VISIT(ca_wbuf_at(&self->wbuf, i));
     }
     return 0;
 }
@@ -1739,7 +1653,7 @@ stream_clear(StreamObj *self)
     for (int i = 0; i < STREAM_BASE_SLOTS; i++) {
         Py_CLEAR(self->base_slots[i]);
     }
-    wbuf_clear(&self->wbuf);
+    ca_wbuf_clear(&self->wbuf);
     Py_CLEAR(self->dict);
     Py_CLEAR(self->sock);
     Py_CLEAR(self->protocol);
@@ -1766,7 +1680,7 @@ stream_dealloc(StreamObj *self)
     if (self->wbuf.items != NULL) {
         CA_LIVE_ADD_TYPE(tp, CA_LIVE_WRITEBUF, -1);
     }
-    free(self->wbuf.items);
+    ca_wbuf_free(&self->wbuf);
     CA_LIVE_ADD_TYPE(tp, CA_LIVE_TRANSPORT, -1);
     tp->tp_free(self);
     Py_DECREF(tp);
