@@ -312,9 +312,9 @@ def test_table_combines_the_runs_of_several_pythons(tmp_path):
         files.append(str(path))
     lines = table.table(
         {
-            table.python_version(json.loads(Path(f).read_text())): json.loads(
-                Path(f).read_text()
-            )
+            table.python_version(json.loads(Path(f).read_text())): [
+                json.loads(Path(f).read_text())
+            ]
             for f in files
         },
         "3.15",
@@ -345,3 +345,35 @@ def test_server_probe_finds_casyncio_from_the_top_of_a_checkout(monkeypatch):
         pytest.skip("an in-tree build: the source directory imports")
     assert servers.probe("casyncio") is None
     assert servers.probe("asyncio") is None
+
+
+def test_table_pools_the_rounds_of_several_runs_pairing_each_round():
+    """Two runs of one Python: each speedup is taken within a round (the two
+    implementations' adjacent runs), and the cell is the median over all
+    rounds of both runs; --spread shows their range."""
+    import table
+
+    def run_doc(rounds):
+        runs = []
+        for rnd, (c, a) in enumerate(rounds, 1):
+            runs += [
+                {"workload": "sleep0", "impl": "casyncio", "round": rnd, "value": c},
+                {"workload": "sleep0", "impl": "asyncio", "round": rnd, "value": a},
+            ]
+        return {
+            "meta": {"python": "CPython 3.14.1", "rounds": len(rounds)},
+            "runs": runs,
+            "summary": {"sleep0": {"casyncio": {}, "asyncio": {}}},
+            "failures": [],
+        }
+
+    # A slow phase of the machine in the second run halves both figures of
+    # its rounds: the per-round speedups stay 2x, 3x, 4x, 3x, 3x.
+    docs = {"3.14": [run_doc([(200, 100), (300, 100)]),
+                     run_doc([(200, 50), (150, 50), (150, 50)])]}
+    row = table.table(docs, "3.14", spread=True).splitlines()[2]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[0] == "sleep0"
+    assert cells[1:3] == ["200", "50.0"]  # medians over the 5 rounds
+    assert cells[4] == "3.00x (2.00-4.00) / -"
+
