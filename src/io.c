@@ -5,7 +5,9 @@
  * reader/writer Handles, and the pending sock_* operations of sockets.c,
  * the stream transports of stream.c and the accepters of server.c, which
  * take a Handle's place in a slot and run from dispatch directly, unless
- * entries that asyncio would run first wait (then they are queued).
+ * entries that asyncio would run first wait (then they are queued).  Each
+ * slot's kind (ca_watcher_kind, loop.h) is set with it, and io_fire's one
+ * switch dispatches by it.
  * Does not own: the fds themselves (the caller's) or the wakeup fd
  * (wakeup.c), which only has an entry here so dispatch can recognise it.
  *
@@ -56,12 +58,25 @@ io_watch_grow(LoopObj *loop, int fd)
  * epoll_ctl to re-arm after every read (an echo server made one per
  * message, which uvloop does not). */
 static int
-io_ops_only(LoopObj *loop, ca_watch *w)
+io_ops_only(ca_watch *w)
 {
-    PyTypeObject *op = loop->state->SockOpType;
     return w->kind == CA_WATCH_CALLBACK
-           && (w->reader == NULL || Py_IS_TYPE(w->reader, op))
-           && (w->writer == NULL || Py_IS_TYPE(w->writer, op));
+           && (w->reader == NULL || w->reader_kind == CA_WATCHER_SOCKOP)
+           && (w->writer == NULL || w->writer_kind == CA_WATCHER_SOCKOP);
+}
+
+/* Puts obj, a watcher of `kind`, in fd's reader or writer slot; returns
+ * what the slot held (the caller releases it) and its kind in *old_kind. */
+static PyObject *
+io_set_slot(ca_watch *w, int writer, PyObject *obj, uint8_t kind, uint8_t *old_kind)
+{
+    PyObject **slot = writer ? &w->writer : &w->reader;
+    uint8_t *slot_kind = writer ? &w->writer_kind : &w->reader_kind;
+    PyObject *old = *slot;
+    *old_kind = *slot_kind;
+    *slot = obj;
+    *slot_kind = obj == NULL ? CA_WATCHER_NONE : kind;
+    return old;
 }
 
 /* Pushes the interest implied by the entry's watchers to the reactor. */
@@ -76,7 +91,7 @@ io_sync(LoopObj *loop, int fd)
     if (want == 0) {
         w->kind = CA_WATCH_NONE;
     }
-    uint32_t next = want && io_ops_only(loop, w) ? want | CA_ONESHOT : want;
+    uint32_t next = want && io_ops_only(w) ? want | CA_ONESHOT : want;
     /* A disarmed one-shot entry reports nothing: leave it rather than pay
      * an epoll_ctl to delete it; it is re-armed or replaced when next used. */
     if ((next == w->mask && !w->disarmed) || (next == 0 && w->disarmed)) {
@@ -185,17 +200,15 @@ ca_io_release_fd(LoopObj *loop, int fd, PyObject *transport)
     }
 }
 
-/* Releases what a reader/writer slot held: a Handle is cancelled, as
- * asyncio cancels a replaced or removed reader; a sock_* operation
- * (sockets.c) simply stops being watched and its future stays pending,
- * as the future of a replaced asyncio reader does. */
+/* Releases what a reader/writer slot held, a watcher of `kind`: a Handle
+ * is cancelled, as asyncio cancels a replaced or removed reader; a sock_*
+ * operation (sockets.c) simply stops being watched and its future stays
+ * pending, as the future of a replaced asyncio reader does. */
 static void
-io_drop_handle(LoopObj *loop, PyObject **slot)
+io_drop_watcher(PyObject *obj, uint8_t kind)
 {
-    PyObject *obj = *slot;
-    *slot = NULL;
     if (obj != NULL) {
-        if (Py_IS_TYPE(obj, loop->state->HandleType)) {
+        if (kind == CA_WATCHER_HANDLE) {
             ca_handle_mark_cancelled((HandleObj *)obj);
         }
         Py_DECREF(obj);
@@ -228,12 +241,12 @@ io_add(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs, int writer,
         return NULL;
     }
     ca_watch *w = &loop->watches[fd];
-    PyObject **slot = writer ? &w->writer : &w->reader;
-    PyObject *old = *slot;
-    *slot = (PyObject *)h;
+    uint8_t old_kind, unused;
+    PyObject *old = io_set_slot(w, writer, (PyObject *)h, CA_WATCHER_HANDLE, &old_kind);
     w->kind = CA_WATCH_CALLBACK;
     if (io_sync(loop, fd) < 0) {
-        *slot = old;  /* the reactor refused the fd: leave things as they were */
+        /* the reactor refused the fd: leave things as they were */
+        (void)io_set_slot(w, writer, old, old_kind, &unused);
         if (old == NULL && w->reader == NULL && w->writer == NULL) {
             w->kind = CA_WATCH_NONE;
         }
@@ -243,9 +256,7 @@ io_add(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs, int writer,
     PyObject *old_fileobj = w->fileobj;
     w->fileobj = Py_NewRef(args[0]);
     Py_XDECREF(old_fileobj);
-    if (old != NULL) {
-        io_drop_handle(loop, &old);
-    }
+    io_drop_watcher(old, old_kind);
     Py_RETURN_NONE;
 }
 
@@ -265,16 +276,14 @@ io_sync_or_forget(LoopObj *loop, int fd)
 }
 
 /* Empties fd's reader or writer slot and updates the reactor; returns the
- * slot's old content (a reference the caller releases).  The file object
- * goes with the last slot. */
+ * slot's old content (a reference the caller releases) and its kind in
+ * *kind.  The file object goes with the last slot. */
 static PyObject *
-io_take_slot(LoopObj *loop, int fd, int writer)
+io_take_slot(LoopObj *loop, int fd, int writer, uint8_t *kind)
 {
     ca_watch *w = &loop->watches[fd];
-    PyObject **slot = writer ? &w->writer : &w->reader;
-    PyObject *obj = *slot;
+    PyObject *obj = io_set_slot(w, writer, NULL, CA_WATCHER_NONE, kind);
     PyObject *fileobj = NULL;
-    *slot = NULL;
     if (w->reader == NULL && w->writer == NULL) {
         fileobj = w->fileobj;
         w->fileobj = NULL;
@@ -308,13 +317,14 @@ io_remove(LoopObj *loop, PyObject *fileobj, int writer)
         || (writer ? w->writer : w->reader) == NULL) {
         Py_RETURN_FALSE;
     }
-    PyObject *h = io_take_slot(loop, fd, writer);
-    io_drop_handle(loop, &h);
+    uint8_t kind;
+    PyObject *h = io_take_slot(loop, fd, writer, &kind);
+    io_drop_watcher(h, kind);
     Py_RETURN_TRUE;
 }
 
 int
-ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op)
+ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op, ca_watcher_kind kind)
 {
     if (fd < 0) {
         PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %d", fd);
@@ -328,20 +338,16 @@ ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op)
     if (io_check_transport(loop, fd, op) < 0 || (w = io_watch_grow(loop, fd)) == NULL) {
         return -1;
     }
-    PyObject **slot = writer ? &w->writer : &w->reader;
-    PyObject *old = *slot;
-    uint8_t old_kind = w->kind;
-    *slot = Py_NewRef(op);
+    uint8_t old_watch_kind = w->kind, old_kind, unused;
+    PyObject *old = io_set_slot(w, writer, Py_NewRef(op), (uint8_t)kind, &old_kind);
     w->kind = CA_WATCH_CALLBACK;
     if (io_sync(loop, fd) < 0) {
-        *slot = old;
-        w->kind = old_kind;
+        (void)io_set_slot(w, writer, old, old_kind, &unused);
+        w->kind = old_watch_kind;
         Py_DECREF(op);
         return -1;
     }
-    if (old != NULL) {
-        io_drop_handle(loop, &old);
-    }
+    io_drop_watcher(old, old_kind);
     return 0;
 }
 
@@ -359,7 +365,8 @@ ca_io_unwatch_op(LoopObj *loop, int fd, int writer, PyObject *op)
     if (w == NULL || (writer ? w->writer : w->reader) != op) {
         return;  /* replaced, removed, or the loop was closed */
     }
-    PyObject *obj = io_take_slot(loop, fd, writer);
+    uint8_t kind;
+    PyObject *obj = io_take_slot(loop, fd, writer, &kind);
     Py_DECREF(obj);
 }
 
@@ -387,15 +394,24 @@ ca_loop_remove_writer(LoopObj *loop, PyObject *fileobj)
     return io_remove(loop, fileobj, 1);
 }
 
+/* Runs a transport's or an accepter's event. */
+static int
+io_run_watcher(LoopObj *loop, PyObject *obj, uint8_t kind, int writer)
+{
+    return kind == CA_WATCHER_ACCEPTER ? ca_accepter_ready(loop, obj)
+                                       : ca_stream_ready(loop, obj, writer);
+}
+
 /* A transport's or accepter's event runs at once; if entries queued before
  * the poll or due timers wait (behind), it is queued after them, where
  * asyncio's selector loop queues the transport's reader or writer Handle:
  * a callback scheduled before the data came runs before data_received. */
 static int
-io_fire_watcher(LoopObj *loop, int fd, PyObject *obj, int writer, int behind)
+io_fire_watcher(LoopObj *loop, int fd, PyObject *obj, uint8_t kind, int writer,
+                int behind)
 {
     if (!behind) {
-        return ca_stream_ready(loop, obj, writer);
+        return io_run_watcher(loop, obj, kind, writer);
     }
     PyObject *fdobj = PyLong_FromLong(fd);
     if (fdobj == NULL) {
@@ -418,7 +434,7 @@ ca_io_run_queued(LoopObj *loop, ca_ready_entry *e)
         || (writer ? w->writer : w->reader) != e->obj) {
         return 0;
     }
-    return ca_stream_ready(loop, e->obj, writer);
+    return io_run_watcher(loop, e->obj, writer ? w->writer_kind : w->reader_kind, writer);
 }
 
 /* Queues the handle in *slot, or unregisters it if it was cancelled (as
@@ -430,24 +446,26 @@ static int
 io_fire(LoopObj *loop, int fd, int writer, int behind)
 {
     ca_watch *w = &loop->watches[fd];
-    HandleObj *h = (HandleObj *)(writer ? w->writer : w->reader);
-    if (h == NULL) {
-        return 0;
+    PyObject *obj = writer ? w->writer : w->reader;
+    uint8_t kind = writer ? w->writer_kind : w->reader_kind;
+    switch (kind) {
+    case CA_WATCHER_SOCKOP:
+        return ca_sockop_ready(loop, obj, behind);
+    case CA_WATCHER_STREAM:
+    case CA_WATCHER_ACCEPTER:
+        return io_fire_watcher(loop, fd, obj, kind, writer, behind);
+    case CA_WATCHER_HANDLE:
+        if (((HandleObj *)obj)->cancelled) {
+            PyObject *fdobj = PyLong_FromLong(fd);
+            PyObject *r = fdobj ? io_remove(loop, fdobj, writer) : NULL;
+            Py_XDECREF(fdobj);
+            Py_XDECREF(r);
+            return r ? 0 : -1;
+        }
+        return ca_loop_schedule(loop, CA_READY_HANDLE, obj, NULL, NULL);
+    default:
+        return 0;  /* an empty slot */
     }
-    if (Py_IS_TYPE(h, loop->state->SockOpType)) {
-        return ca_sockop_ready(loop, (PyObject *)h, behind);
-    }
-    if (!Py_IS_TYPE(h, loop->state->HandleType)) {
-        return io_fire_watcher(loop, fd, (PyObject *)h, writer, behind);
-    }
-    if (h->cancelled) {
-        PyObject *fdobj = PyLong_FromLong(fd);
-        PyObject *r = fdobj ? io_remove(loop, fdobj, writer) : NULL;
-        Py_XDECREF(fdobj);
-        Py_XDECREF(r);
-        return r ? 0 : -1;
-    }
-    return ca_loop_schedule(loop, CA_READY_HANDLE, (PyObject *)h, NULL, NULL);
 }
 
 /* Runs the watchers of one ready fd. */

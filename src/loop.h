@@ -18,6 +18,17 @@ typedef enum {
     CA_WATCH_SIGNAL,    /* the read end of the signal wakeup pipe */
 } ca_watch_kind;
 
+/* What sits in a CA_WATCH_CALLBACK entry's reader or writer slot, set when
+ * it is put there: io.c dispatches a ready slot by this, in one switch
+ * (io_fire). */
+typedef enum {
+    CA_WATCHER_NONE = 0,
+    CA_WATCHER_HANDLE,      /* add_reader/add_writer's Handle (io.c) */
+    CA_WATCHER_SOCKOP,      /* a pending sock_* operation (sockets.c) */
+    CA_WATCHER_STREAM,      /* a stream or pipe transport (stream.c) */
+    CA_WATCHER_ACCEPTER,    /* a listening socket's accepter (server.c) */
+} ca_watcher_kind;
+
 /* What the loop watches on one fd; the table is indexed by fd.
  *
  * An fd watched only by sock_* operations (sockets.c) has a one-shot
@@ -28,8 +39,8 @@ typedef enum {
  * duplicate keeps the socket open, and a reused fd number is handled by
  * the reactor (MOD falls back to ADD). */
 typedef struct {
-    PyObject *reader;   /* a Handle, a sock_* operation, or NULL */
-    PyObject *writer;   /* a Handle, a sock_* operation, or NULL */
+    PyObject *reader;   /* what reader_kind says, or NULL */
+    PyObject *writer;   /* what writer_kind says, or NULL */
     /* The stream transport (stream.c) that owns the fd while it is open
      * and not closing; borrowed, cleared by the transport.  add_reader &
      * co. refuse such an fd, as asyncio's _ensure_fd_no_transport. */
@@ -40,6 +51,8 @@ typedef struct {
     PyObject *fileobj;
     uint32_t mask;      /* what the kernel entry was given (0: no entry) */
     uint8_t kind;       /* ca_watch_kind */
+    uint8_t reader_kind; /* ca_watcher_kind of reader (NONE when NULL) */
+    uint8_t writer_kind;
     uint8_t disarmed;   /* a one-shot entry fired since it was armed */
 } ca_watch;
 
@@ -112,9 +125,11 @@ PyObject *ca_loop_add_reader(LoopObj *, PyObject *const *, Py_ssize_t);
 PyObject *ca_loop_add_writer(LoopObj *, PyObject *const *, Py_ssize_t);
 PyObject *ca_loop_remove_reader(LoopObj *, PyObject *);
 PyObject *ca_loop_remove_writer(LoopObj *, PyObject *);
-/* Makes a sock_* operation (sockets.c) fd's reader or writer, replacing
- * (and, for a Handle, cancelling) the previous one. */
-int ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op);
+/* Makes op, a watcher of `kind` (a sock_* operation, a transport or an
+ * accepter), fd's reader or writer, replacing (and, for a Handle,
+ * cancelling) the previous one. */
+int ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op,
+                   ca_watcher_kind kind);
 /* Stops watching fd for op, if op is still its reader or writer. */
 void ca_io_unwatch_op(LoopObj *loop, int fd, int writer, PyObject *op);
 /* Whether op is still fd's reader (writer if writer). */

@@ -325,7 +325,7 @@ ca_loop_start_accepting(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs)
     self->backlog = backlog > 0 ? backlog : 1;
     self->fd = (int)fd;
     PyObject_GC_Track(self);
-    if (ca_io_watch_op(loop, self->fd, 0, (PyObject *)self) < 0) {
+    if (ca_io_watch_op(loop, self->fd, 0, (PyObject *)self, CA_WATCHER_ACCEPTER) < 0) {
         Py_DECREF(self);
         return NULL;
     }
@@ -357,7 +357,8 @@ accepter_resume(AccepterObj *self, PyObject *unused)
     if (PyErr_Occurred()) {
         return NULL;
     }
-    if (fd == self->fd && ca_io_watch_op(self->loop, self->fd, 0, (PyObject *)self) < 0) {
+    if (fd == self->fd && ca_io_watch_op(self->loop, self->fd, 0, (PyObject *)self,
+                                          CA_WATCHER_ACCEPTER) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;

@@ -621,7 +621,8 @@ sockop_wait(SockOpObj *op, PyObject **result)
     if (op->fut == NULL) {
         return PYGEN_ERROR;
     }
-    if (ca_io_watch_op(loop, op->fd, sock_kinds[op->kind].writer, (PyObject *)op) < 0) {
+    if (ca_io_watch_op(loop, op->fd, sock_kinds[op->kind].writer, (PyObject *)op,
+                       CA_WATCHER_SOCKOP) < 0) {
         Py_CLEAR(op->fut);
         return PYGEN_ERROR;
     }

@@ -193,7 +193,7 @@ stream_watch(StreamObj *self, int writer)
     if (ca_loop_check_closed(self->loop) < 0) {
         return -1;
     }
-    return ca_io_watch_op(self->loop, self->fd, writer, (PyObject *)self);
+    return ca_io_watch_op(self->loop, self->fd, writer, (PyObject *)self, CA_WATCHER_STREAM);
 }
 
 /* Starts watching for reads or writes, with the protocol's callbacks of
@@ -1210,9 +1210,6 @@ static int pipe_peer_closed(StreamObj *self);
 int
 ca_stream_ready(LoopObj *loop, PyObject *obj, int writer)
 {
-    if (Py_IS_TYPE(obj, loop->state->AccepterType)) {
-        return ca_accepter_ready(loop, obj);
-    }
     StreamObj *self = (StreamObj *)Py_NewRef(obj);
     /* Kept: a callback may replace the transport's context (resume_reading). */
     PyObject *ctx = Py_XNewRef(writer ? self->write_ctx : self->read_ctx);
