@@ -20,7 +20,9 @@
  * fatal (exception handler, then the transport is aborted); close() lets
  * the buffer drain first; connection_lost() is called once, in a callback
  * of its own. */
+#include "dgram.h"
 #include "errors.h"
+#include "io.h"
 #include "loop.h"
 
 #include <errno.h>

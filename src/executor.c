@@ -22,8 +22,10 @@
  * with ThreadPoolExecutor); their target is pool._worker, which holds a
  * reference to the pool, so a pool with a thread is never collected. */
 #include "errors.h"
+#include "executor.h"
 #include "future.h"
 #include "loop.h"
+#include "wakeup.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * the stream transports of stream.c and the accepters of server.c, which
  * take a Handle's place in a slot and run from dispatch directly, unless
  * entries that asyncio would run first wait (then they are queued).  Each
- * slot's kind (ca_watcher_kind, loop.h) is set with it, and io_fire's one
+ * slot's kind (ca_watcher_kind, io.h) is set with it, and io_fire's one
  * switch dispatches by it.
  * Does not own: the fds themselves (the caller's) or the wakeup fd
  * (wakeup.c), which only has an entry here so dispatch can recognise it.
@@ -16,8 +16,12 @@
  * remove_reader(), and a batched change would then apply to whatever file
  * reuses the number. */
 #include "errors.h"
+#include "io.h"
 #include "loop.h"
+#include "signals.h"
+#include "sockets.h"
 #include "stream.h"
+#include "wakeup.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -53,7 +57,7 @@ io_watch_grow(LoopObj *loop, int fd)
 }
 
 /* Whether fd is watched only by sock_* operations, which get a one-shot
- * kernel entry (see ca_watch in loop.h).  Not transports and accepters:
+ * kernel entry (see ca_watch in io.h).  Not transports and accepters:
  * they stay in their slot across events, and a one-shot entry cost them an
  * epoll_ctl to re-arm after every read (an echo server made one per
  * message, which uvloop does not). */

@@ -24,9 +24,14 @@
  *   6. (transports finish closing through callbacks queued in phase 5.)
  */
 #include "errors.h"
+#include "executor.h"
 #include "future.h"
+#include "io.h"
 #include "loop.h"
+#include "signals.h"
+#include "sockets.h"
 #include "stream.h"
+#include "wakeup.h"
 
 #include <math.h>
 #include <time.h>

@@ -1,9 +1,12 @@
 /* casyncio._core: module initialisation (multi-phase) and the module state.
  * Owns the heap types and the cached asyncio helpers of state.h. */
+#include "dgram.h"
 #include "errors.h"
+#include "executor.h"
 #include "future.h"
 #include "handle.h"
 #include "loop.h"
+#include "sockets.h"
 #include "state.h"
 #include "stream.h"
 

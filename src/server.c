@@ -16,6 +16,7 @@
  * Other accept errors are reported as a failed callback, as asyncio's are,
  * and accepting goes on. */
 #include "errors.h"
+#include "io.h"
 #include "stream.h"
 
 #include <errno.h>

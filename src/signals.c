@@ -23,7 +23,9 @@
  * Owns: the pipe and the handlers dict.  The watch table entry for the
  * pipe's read end is io.c's. */
 #include "errors.h"
+#include "io.h"
 #include "loop.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <fcntl.h>

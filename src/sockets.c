@@ -35,7 +35,9 @@
  * overridden, as asyncio's sock_* methods call them. */
 #include "errors.h"
 #include "future.h"
+#include "io.h"
 #include "loop.h"
+#include "sockets.h"
 
 #include <errno.h>
 #include <stdlib.h>

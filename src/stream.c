@@ -31,6 +31,7 @@
  * _make_empty_waiter and then sends with sock_sendfile on the socket
  * itself; write() is refused until _reset_empty_waiter. */
 #include "errors.h"
+#include "io.h"
 #include "stream.h"
 #include "wbuf.h"
 

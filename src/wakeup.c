@@ -2,7 +2,9 @@
  * blocked in the reactor; the loop drains it when the reactor reports it.
  * Owns the fd; the watch table entry for it is io.c's. */
 #include "errors.h"
+#include "io.h"
 #include "loop.h"
+#include "wakeup.h"
 
 #include <errno.h>
 #include <stdint.h>
