@@ -121,6 +121,10 @@ error:
     return NULL;
 }
 
+#if CA_HANDLE_ARGV != 2
+#error "handle_clear_args() is written for CA_HANDLE_ARGV == 2"
+#endif
+
 /* Drops the arguments, wherever they are.  The slots are emptied before
  * anything is released (a release may run code that looks at the handle);
  * unrolled for CA_HANDLE_ARGV == 2: the loop was ~50 instructions a
@@ -141,9 +145,6 @@ handle_clear_args(HandleObj *h)
     Py_DECREF(a0);
     Py_XDECREF(a1);
 }
-#if CA_HANDLE_ARGV != 2
-#error "handle_clear_args() is written for CA_HANDLE_ARGV == 2"
-#endif
 
 /* Moves the arguments into a tuple, `args`, unless they are there already
  * or the handle is cancelled.  -1 with an exception on failure. */

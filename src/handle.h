@@ -64,9 +64,10 @@ ca_handle_new_soon(ca_state *st, PyObject *loop, int debug, PyObject *callback,
         (void)PyObject_Init((PyObject *)h, st->HandleType);
         CA_LIVE_ADD(st, CA_LIVE_HANDLE, 1);
         /* handle_clear() left every other slot NULL (or 0) */
-        assert(h->args == NULL && h->nargv == 0 && h->weakreflist == NULL
+        assert(h->callback == NULL && h->args == NULL && h->nargv == 0
+               && h->context == NULL && h->loop == NULL && h->weakreflist == NULL
                && h->source_traceback == NULL && h->repr == NULL
-               && !h->ctx_maybe_untracked);
+               && !h->ctx_maybe_untracked && h->state == st);
         h->when = 0.0;
         h->when_int = 0;
         h->cancelled = 0;

@@ -70,14 +70,17 @@ io_ops_only(ca_watch *w)
 }
 
 /* Puts obj, a watcher of `kind`, in fd's reader or writer slot; returns
- * what the slot held (the caller releases it) and its kind in *old_kind. */
+ * what the slot held (the caller releases it) and, unless old_kind is
+ * NULL, its kind in *old_kind. */
 static PyObject *
 io_set_slot(ca_watch *w, int writer, PyObject *obj, uint8_t kind, uint8_t *old_kind)
 {
     PyObject **slot = writer ? &w->writer : &w->reader;
     uint8_t *slot_kind = writer ? &w->writer_kind : &w->reader_kind;
     PyObject *old = *slot;
-    *old_kind = *slot_kind;
+    if (old_kind != NULL) {
+        *old_kind = *slot_kind;
+    }
     *slot = obj;
     *slot_kind = obj == NULL ? CA_WATCHER_NONE : kind;
     return old;
@@ -245,12 +248,12 @@ io_add(LoopObj *loop, PyObject *const *args, Py_ssize_t nargs, int writer,
         return NULL;
     }
     ca_watch *w = &loop->watches[fd];
-    uint8_t old_kind, unused;
+    uint8_t old_kind;
     PyObject *old = io_set_slot(w, writer, (PyObject *)h, CA_WATCHER_HANDLE, &old_kind);
     w->kind = CA_WATCH_CALLBACK;
     if (io_sync(loop, fd) < 0) {
         /* the reactor refused the fd: leave things as they were */
-        (void)io_set_slot(w, writer, old, old_kind, &unused);
+        (void)io_set_slot(w, writer, old, old_kind, NULL);
         if (old == NULL && w->reader == NULL && w->writer == NULL) {
             w->kind = CA_WATCH_NONE;
         }
@@ -281,7 +284,7 @@ io_sync_or_forget(LoopObj *loop, int fd)
 
 /* Empties fd's reader or writer slot and updates the reactor; returns the
  * slot's old content (a reference the caller releases) and its kind in
- * *kind.  The file object goes with the last slot. */
+ * *kind (unless NULL).  The file object goes with the last slot. */
 static PyObject *
 io_take_slot(LoopObj *loop, int fd, int writer, uint8_t *kind)
 {
@@ -342,11 +345,11 @@ ca_io_watch_op(LoopObj *loop, int fd, int writer, PyObject *op, ca_watcher_kind 
     if (io_check_transport(loop, fd, op) < 0 || (w = io_watch_grow(loop, fd)) == NULL) {
         return -1;
     }
-    uint8_t old_watch_kind = w->kind, old_kind, unused;
+    uint8_t old_watch_kind = w->kind, old_kind;
     PyObject *old = io_set_slot(w, writer, Py_NewRef(op), (uint8_t)kind, &old_kind);
     w->kind = CA_WATCH_CALLBACK;
     if (io_sync(loop, fd) < 0) {
-        (void)io_set_slot(w, writer, old, old_kind, &unused);
+        (void)io_set_slot(w, writer, old, old_kind, NULL);
         w->kind = old_watch_kind;
         Py_DECREF(op);
         return -1;
@@ -369,8 +372,7 @@ ca_io_unwatch_op(LoopObj *loop, int fd, int writer, PyObject *op)
     if (w == NULL || (writer ? w->writer : w->reader) != op) {
         return;  /* replaced, removed, or the loop was closed */
     }
-    uint8_t kind;
-    PyObject *obj = io_take_slot(loop, fd, writer, &kind);
+    PyObject *obj = io_take_slot(loop, fd, writer, NULL);
     Py_DECREF(obj);
 }
 
