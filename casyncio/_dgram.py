@@ -26,7 +26,7 @@ class DatagramTransport(_core.DatagramTransport, transports.Transport):
     asyncio.Transport adds no state, only the stream methods' signatures
     (write() & co. raise NotImplementedError, as on asyncio's)."""
 
-    __slots__ = ("__weakref__",)
+    __slots__ = ()
 
     def __repr__(self):
         info = [type(self).__name__]

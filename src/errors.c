@@ -61,6 +61,17 @@ ca_err_is_fatal(PyObject *exc)
            || PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_KeyboardInterrupt);
 }
 
+PyObject *
+ca_err_fetch_handled(void)
+{
+    PyObject *exc = ca_err_fetch();
+    if (exc != NULL && ca_err_is_fatal(exc)) {
+        ca_err_restore(exc);
+        return NULL;
+    }
+    return exc;
+}
+
 int
 ca_err_clear_would_block(void)
 {
@@ -72,10 +83,13 @@ ca_err_clear_would_block(void)
     return 0;
 }
 
-int
-ca_report_exception(ca_state *st, PyObject *loop, PyObject *message,
-                    PyObject *exc, PyObject *key, PyObject *value,
-                    PyObject *source_traceback)
+/* Builds the context {'message', 'exception', keys[i]: values[i]...,
+ * 'source_traceback'} and calls loop.call_exception_handler with it: the
+ * one builder of exception-handler contexts. */
+static int
+report_context(ca_state *st, PyObject *loop, PyObject *message, PyObject *exc,
+               PyObject *const *keys, PyObject *const *values, int n,
+               PyObject *source_traceback)
 {
     PyObject *res = NULL;
     PyObject *ctx = PyDict_New();
@@ -83,9 +97,13 @@ ca_report_exception(ca_state *st, PyObject *loop, PyObject *message,
         return -1;
     }
     if (PyDict_SetItem(ctx, st->str_message, message) < 0
-        || (exc != NULL && PyDict_SetItem(ctx, st->str_exception, exc) < 0)
-        || (key != NULL && PyDict_SetItem(ctx, key, value) < 0)) {
+        || (exc != NULL && PyDict_SetItem(ctx, st->str_exception, exc) < 0)) {
         goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        if (PyDict_SetItem(ctx, keys[i], values[i]) < 0) {
+            goto done;
+        }
     }
     if (source_traceback != NULL && source_traceback != Py_None
         && PyDict_SetItem(ctx, st->str_source_traceback, source_traceback) < 0) {
@@ -99,4 +117,28 @@ done:
     }
     Py_DECREF(res);
     return 0;
+}
+
+int
+ca_report_exception(ca_state *st, PyObject *loop, PyObject *message,
+                    PyObject *exc, PyObject *key, PyObject *value,
+                    PyObject *source_traceback)
+{
+    return report_context(st, loop, message, exc, &key, &value, key != NULL,
+                          source_traceback);
+}
+
+int
+ca_report_transport_error(ca_state *st, PyObject *loop, const char *message,
+                          PyObject *exc, PyObject *transport, PyObject *protocol)
+{
+    PyObject *msg = PyUnicode_FromString(message);
+    if (msg == NULL) {
+        return -1;
+    }
+    PyObject *keys[2] = {st->str_transport, st->str_protocol};
+    PyObject *values[2] = {transport, protocol ? protocol : Py_None};
+    int rc = report_context(st, loop, msg, exc, keys, values, 2, NULL);
+    Py_DECREF(msg);
+    return rc;
 }

@@ -14,6 +14,10 @@ void ca_err_from_errno_msg(int err, PyObject *msg);
 PyObject *ca_err_fetch(void);
 /* Raises exc again, stealing the reference. */
 void ca_err_restore(PyObject *exc);
+/* The current exception taken, for the caller to handle, unless it is
+ * KeyboardInterrupt or SystemExit, which stays raised: then NULL, as when
+ * no exception is set (PyErr_Occurred() tells the two apart). */
+PyObject *ca_err_fetch_handled(void);
 /* True for the exceptions that must stop the loop instead of going to the
  * exception handler: SystemExit and KeyboardInterrupt. */
 int ca_err_is_fatal(PyObject *exc);
@@ -28,5 +32,9 @@ int ca_err_clear_would_block(void);
 int ca_report_exception(ca_state *st, PyObject *loop, PyObject *message,
                         PyObject *exc, PyObject *key, PyObject *value,
                         PyObject *source_traceback);
+/* The same for a transport's error: {'message': message, 'exception': exc,
+ * 'transport': transport, 'protocol': protocol or None}. */
+int ca_report_transport_error(ca_state *st, PyObject *loop, const char *message,
+                              PyObject *exc, PyObject *transport, PyObject *protocol);
 
 #endif

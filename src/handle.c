@@ -228,16 +228,6 @@ ca_callback_settle(ca_state *st, PyObject *loop, PyObject *cb,
     return rc;
 }
 
-PyObject *
-ca_context_copy(void)
-{
-    PyObject *ctx = PyContext_CopyCurrent();
-    if (ctx != NULL && ca_context_len(ctx) == 0) {
-        PyObject_GC_UnTrack(ctx);
-    }
-    return ctx;
-}
-
 /* What PyObject_Vectorcall's check of a C callable's result raises. */
 static PyObject *
 call_bad_result(PyObject *cb, PyObject *res)

@@ -4,6 +4,7 @@
 #ifndef CA_HANDLE_H
 #define CA_HANDLE_H
 
+#include "gcpolicy.h"
 #include "state.h"
 
 /* Arguments kept in the handle itself rather than in a tuple: making and
@@ -89,110 +90,6 @@ ca_handle_new_soon(ca_state *st, PyObject *loop, int debug, PyObject *callback,
  * exception handler; returns -1 with the exception set only for
  * KeyboardInterrupt/SystemExit (or a failing exception handler). */
 int ca_handle_run(ca_state *st, HandleObj *h);
-/* Contexts casyncio makes for done-callbacks and tasks.
- *
- * ca_context_copy() copies the current context, and leaves an empty copy
- * untracked by the cyclic GC: a pending task or a pending done-callback
- * keeps one such copy alive, and 100k pending tasks meant 200k more objects
- * for every collection to walk (gather_100k: the GC was ~45% of the time).
- * An empty context cannot lead back to itself, so the collector loses
- * nothing by not seeing it.
- *
- * Beware: CPython's Context dealloc unlinks the object from the GC lists
- * without checking it is linked, so an untracked context must be tracked
- * again before it can be freed or reached by code that is not ours.  The
- * invariant: every reference to an untracked context is held by a casyncio
- * slot (Task.context, a done-callback entry, a ready-queue entry, a local),
- * each released with ca_context_release(); a context is exposed (tracked)
- * before it is shown to anything else (a foreign loop or future, a Handle,
- * _callbacks, get_context()), and settled after code ran in it (it may hold
- * variables, or a Token may refer to it), or exposed before a callback runs
- * in it (context_call in handle.c).  Traversals skip untracked
- * contexts (CA_VISIT_CONTEXT): the collector ignores untracked objects
- * anyway, and gc.get_referents() must not hand one out. */
-PyObject *ca_context_copy(void);
-
-/* len() of a Context through its type's slot: 8 instructions, where
- * PyObject_Size's generic dispatch took 27 (3.13). */
-static inline Py_ssize_t
-ca_context_len(PyObject *ctx)
-{
-    return PyContext_Type.tp_as_mapping->mp_length(ctx);
-}
-
-/* Only a Context that ca_context_copy() made can be untracked; anything
- * else (a user's context= argument may be any object, even one that is not
- * a GC object) is left alone. */
-static inline int
-ca_context_is_untracked(PyObject *ctx)
-{
-    return ctx != NULL && PyContext_CheckExact(ctx) && !PyObject_GC_IsTracked(ctx);
-}
-
-static inline void
-ca_context_expose(PyObject *ctx)
-{
-    if (ca_context_is_untracked(ctx)) {
-        PyObject_GC_Track(ctx);
-    }
-}
-
-/* Drops one of casyncio's references; the last one tracks the context
- * first, for its dealloc. */
-static inline void
-ca_context_release(PyObject *ctx)
-{
-    if (ctx != NULL) {
-        if (Py_REFCNT(ctx) == 1) {
-            ca_context_expose(ctx);
-        }
-        Py_DECREF(ctx);
-    }
-}
-
-/* After code ran in ctx, of which the caller's slots hold `held`
- * references: a variable's value may refer back to it, and a reference
- * beyond ours was handed out (a Token), so the collector sees it again. */
-static inline void
-ca_context_settle(PyObject *ctx, Py_ssize_t held)
-{
-    if (ca_context_is_untracked(ctx)
-        && (ca_context_len(ctx) != 0 || Py_REFCNT(ctx) > held)) {
-        PyObject_GC_Track(ctx);
-    }
-}
-
-#define CA_VISIT_CONTEXT(ctx)                                   \
-    do {                                                        \
-        if ((ctx) != NULL && !ca_context_is_untracked(ctx)) {   \
-            Py_VISIT(ctx);                                      \
-        }                                                       \
-    } while (0)
-
-/* Handles the loop makes for its own ready queue and timer heap (call_soon,
- * call_later, ...) are created untracked by the cyclic GC, and stay so while
- * the queue or heap holds them.  100k pending callbacks meant 100k more
- * objects for every young collection to walk: the collector was a quarter
- * of call_soon's cost.
- *
- * Nothing is lost for the collector:
- * - While only the loop holds a queued handle, the loop's traversal visits
- *   what the handle refers to, as if the loop held those itself.
- * - A queued handle that something else also holds (call_later's caller
- *   kept it) is visited as itself, which the collector ignores: what the
- *   handle refers to, its loop included, counts as reachable.  That is
- *   safe, and true while the loop lives.  So that an abandoned loop can
- *   still be collected, a gc.callbacks hook tracks such handles before
- *   every full collection (loop.c): gc.collect() sees them.
- * - When the loop lets go of a handle that is still held elsewhere, the
- *   handle is tracked (ca_handle_unqueue). */
-static inline void
-ca_handle_unqueue(PyObject *h)
-{
-    if (Py_REFCNT(h) > 1 && !PyObject_GC_IsTracked(h)) {
-        PyObject_GC_Track(h);
-    }
-}
 
 /* Calls cb(*args) inside ctx; -1 with the callback's exception set. */
 int ca_context_call(PyObject *ctx, PyObject *cb, PyObject *const *args,

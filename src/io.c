@@ -3,7 +3,7 @@
  *
  * Owns: the table (indexed by fd) and the references in it: the
  * reader/writer Handles, and the pending sock_* operations of sockets.c,
- * the stream transports of stream.c and the accepters of server.c, which
+ * the transports of transport.c and the accepters of server.c, which
  * take a Handle's place in a slot and run from dispatch directly, unless
  * entries that asyncio would run first wait (then they are queued).  Each
  * slot's kind (ca_watcher_kind, io.h) is set with it, and io_fire's one
@@ -20,7 +20,8 @@
 #include "loop.h"
 #include "signals.h"
 #include "sockets.h"
-#include "stream.h"
+#include "server.h"
+#include "transport.h"
 #include "wakeup.h"
 
 #include <errno.h>
@@ -405,7 +406,7 @@ static int
 io_run_watcher(LoopObj *loop, PyObject *obj, uint8_t kind, int writer)
 {
     return kind == CA_WATCHER_ACCEPTER ? ca_accepter_ready(loop, obj)
-                                       : ca_stream_ready(loop, obj, writer);
+                                       : ca_transport_ready(loop, obj, writer);
 }
 
 /* A transport's or accepter's event runs at once; if entries queued before
@@ -457,7 +458,7 @@ io_fire(LoopObj *loop, int fd, int writer, int behind)
     switch (kind) {
     case CA_WATCHER_SOCKOP:
         return ca_sockop_ready(loop, obj, behind);
-    case CA_WATCHER_STREAM:
+    case CA_WATCHER_TRANSPORT:
     case CA_WATCHER_ACCEPTER:
         return io_fire_watcher(loop, fd, obj, kind, writer, behind);
     case CA_WATCHER_HANDLE:

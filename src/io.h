@@ -24,7 +24,7 @@ typedef enum {
     CA_WATCHER_NONE = 0,
     CA_WATCHER_HANDLE,      /* add_reader/add_writer's Handle (io.c) */
     CA_WATCHER_SOCKOP,      /* a pending sock_* operation (sockets.c) */
-    CA_WATCHER_STREAM,      /* a stream or pipe transport (stream.c) */
+    CA_WATCHER_TRANSPORT,   /* a transport (transport.c) */
     CA_WATCHER_ACCEPTER,    /* a listening socket's accepter (server.c) */
 } ca_watcher_kind;
 
@@ -40,7 +40,7 @@ typedef enum {
 typedef struct {
     PyObject *reader;   /* what reader_kind says, or NULL */
     PyObject *writer;   /* what writer_kind says, or NULL */
-    /* The stream transport (stream.c) that owns the fd while it is open
+    /* The socket transport (stream.c) that owns the fd while it is open
      * and not closing; borrowed, cleared by the transport.  add_reader &
      * co. refuse such an fd, as asyncio's _ensure_fd_no_transport. */
     PyObject *transport;

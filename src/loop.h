@@ -46,9 +46,8 @@ struct LoopObj {
     double slow_callback_duration;
     PyObject *current_handle; /* the handle running, in debug mode only */
     PyObject *task_factory;   /* NULL: casyncio.Task */
-    char *recv_scratch;       /* sockets.c: sock_recv's buffer, or NULL */
+    char *recv_scratch;       /* recv.c: the receive buffer, or NULL */
     char recv_large;          /* sockets.c: the last sock_recv was large */
-    char *stream_scratch;     /* stream.c: transports' receive buffer, or NULL */
     /* The module state's list of live loops (borrowed links), which the
      * gc.callbacks hook walks (handle.h). */
     PyObject *all_prev;

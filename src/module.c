@@ -7,8 +7,20 @@
 #include "handle.h"
 #include "loop.h"
 #include "sockets.h"
+#include "server.h"
 #include "state.h"
 #include "stream.h"
+
+PyObject **
+ca_kw_slot(PyObject *kw, const char *const *names, PyObject **out, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (PyUnicode_CompareWithASCIIString(kw, names[i]) == 0) {
+            return &out[i];
+        }
+    }
+    return NULL;
+}
 
 PyObject *
 ca_import_attr(const char *module, const char *name)
@@ -313,6 +325,10 @@ module_intern_strings(ca_state *st)
         || module_intern(&st->str_get_debug, "get_debug") < 0
         || module_intern(&st->str_warning, "warning") < 0
         || module_intern(&st->str_message, "message") < 0
+        || module_intern(&st->str_transport, "transport") < 0
+        || module_intern(&st->str_protocol, "protocol") < 0
+        || module_intern(&st->str_datagram_received, "datagram_received") < 0
+        || module_intern(&st->str_error_received, "error_received") < 0
         || module_intern(&st->str_exception, "exception") < 0
         || module_intern(&st->str_handle, "handle") < 0
         || module_intern(&st->str_source_traceback, "source_traceback") < 0
@@ -387,6 +403,8 @@ module_exec(PyObject *mod)
         || module_add_type(mod, &ca_taskref_spec, NULL, &st->TaskRefType) < 0
         || module_add_type(mod, &ca_sockop_spec, NULL, &st->SockOpType) < 0
         || ca_stream_types_init(mod, st) < 0
+        || ca_pipe_types_init(mod) < 0
+        || ca_server_types_init(mod, st) < 0
         || ca_dgram_init(mod) < 0
         || ca_executor_init(mod) < 0) {
         return -1;
@@ -440,7 +458,8 @@ module_exec(PyObject *mod)
     X(BufferedProtocol) X(set_result_unless_cancelled) X(str_data_received)    \
     X(str_get_buffer) X(str_buffer_updated) X(str_eof_received)                \
     X(str_peername) X(SocketType) X(str_recv) X(str_recv_into) X(str_send)     \
-    X(str_sendmsg)
+    X(str_sendmsg) X(str_transport) X(str_protocol) X(str_datagram_received)  \
+    X(str_error_received)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)

@@ -17,6 +17,7 @@
  * and accepting goes on. */
 #include "errors.h"
 #include "io.h"
+#include "server.h"
 #include "stream.h"
 
 #include <errno.h>
@@ -416,9 +417,19 @@ static PyType_Slot accepter_slots[] = {
     {0, NULL},
 };
 
-PyType_Spec ca_accepter_spec = {
+static PyType_Spec accepter_spec = {
     .name = "casyncio._core.Accepter",
     .basicsize = sizeof(AccepterObj),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = accepter_slots,
 };
+
+int
+ca_server_types_init(PyObject *module, ca_state *st)
+{
+    st->AccepterType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &accepter_spec, NULL);
+    if (st->AccepterType == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(module, st->AccepterType);
+}

@@ -38,6 +38,7 @@
 #include "io.h"
 #include "loop.h"
 #include "sockets.h"
+#include "recv.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -45,19 +46,6 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* sock_recv(n) with n up to this size receives into the loop's scratch
- * buffer and copies the bytes received into an exact-size bytes object:
- * one copy, no oversized allocation (a 256 KiB bytes would be an mmap). */
-#define SOCK_SCRATCH_SIZE (256 * 1024)
-/* After a sock_recv on the loop brought at least this much, the next ones
- * ask FIONREAD how much is waiting and, if it is this much again, receive
- * straight into a bytes object of that size: no copy, which was nearly all
- * of the server's user-space instructions in an echo of 100 KiB messages
- * (callgrind: 103k a message; stock asyncio gets the same from
- * socket.recv's resize of its bytes in place, a private API).  One flag a
- * loop, not a socket: a wrong guess costs one ioctl, never a result. */
-#define SOCK_DIRECT_MIN (16 * 1024)
 
 typedef enum {
     SOCK_RECV,
@@ -137,40 +125,9 @@ sock_call(PyObject *name, PyObject *const *args, size_t nargs, PyObject **result
     return ca_err_clear_would_block() ? 0 : -1;
 }
 
-static char *
-sock_scratch(LoopObj *loop)
-{
-    if (loop->recv_scratch == NULL) {
-        loop->recv_scratch = malloc(SOCK_SCRATCH_SIZE);
-        if (loop->recv_scratch == NULL) {
-            PyErr_NoMemory();
-        }
-    }
-    return loop->recv_scratch;
-}
-
-/* How big the bytes object for sock_recv(n) should be: n itself when it
- * is over the scratch buffer's size, the amount waiting (at most n) when
- * much is waiting, else 0 to receive through the scratch buffer. */
-static Py_ssize_t
-sock_recv_direct_size(SockOpObj *op)
-{
-    int avail = 0;
-    if (op->n > SOCK_SCRATCH_SIZE) {
-        return op->n;
-    }
-    if (!op->loop->recv_large || op->n < SOCK_DIRECT_MIN
-        || ioctl(op->fd, FIONREAD, &avail) < 0 || avail < SOCK_DIRECT_MIN) {
-        return 0;
-    }
-    return avail < op->n ? avail : op->n;
-}
-
 static int
 sock_recv_attempt(SockOpObj *op, PyObject **result)
 {
-    PyObject *big = NULL;
-    char *buf;
     if (op->pysock) {
         PyObject *size = PyLong_FromSsize_t(op->n);
         if (size == NULL) {
@@ -186,34 +143,25 @@ sock_recv_attempt(SockOpObj *op, PyObject **result)
         *result = PyBytes_FromStringAndSize(NULL, 0);
         return *result ? 1 : -1;
     }
-    Py_ssize_t n = sock_recv_direct_size(op);
-    if (n == 0) {
-        n = op->n;
-        buf = sock_scratch(op->loop);
-    }
-    else {
-        big = PyBytes_FromStringAndSize(NULL, n);
-        buf = big ? PyBytes_AS_STRING(big) : NULL;
-    }
-    if (buf == NULL) {
-        return -1;
-    }
-    ssize_t got;
-    while ((got = recv(op->fd, buf, (size_t)n, 0)) < 0) {
-        int rc = sock_failed(errno);
+    for (;;) {
+        int err;
+        Py_ssize_t got = ca_recv_bytes(op->loop, op->fd, op->n, op->loop->recv_large, 1,
+                                       result, &err);
+        if (got >= 0) {
+            op->loop->recv_large = got >= CA_RECV_DIRECT_MIN;
+        }
+        if (got == 0) {
+            *result = PyBytes_FromStringAndSize(NULL, 0);
+            return *result ? 1 : -1;
+        }
+        if (got > 0) {
+            return 1;
+        }
+        int rc = err ? sock_failed(err) : -1;
         if (rc != 1) {
-            Py_XDECREF(big);
             return rc;
         }
     }
-    op->loop->recv_large = got >= SOCK_DIRECT_MIN;
-    if (big != NULL && got == n) {
-        *result = big;
-        return 1;
-    }
-    *result = PyBytes_FromStringAndSize(buf, got);
-    Py_XDECREF(big);
-    return *result ? 1 : -1;
 }
 
 static int
@@ -748,13 +696,6 @@ ca_sockop_run(LoopObj *loop, PyObject *obj)
         return -1;
     }
     return 0;
-}
-
-void
-ca_sockets_release(LoopObj *loop)
-{
-    free(loop->recv_scratch);
-    loop->recv_scratch = NULL;
 }
 
 /* ---- the awaitable protocol ---- */

@@ -10,7 +10,6 @@
 int ca_sockop_ready(LoopObj *loop, PyObject *op, int behind);
 /* Runs a CA_READY_SOCKOP entry: the system call, now. */
 int ca_sockop_run(LoopObj *loop, PyObject *op);
-void ca_sockets_release(LoopObj *loop);
 PyObject *ca_loop_sock_recv(LoopObj *, PyObject *const *, Py_ssize_t, PyObject *);
 PyObject *ca_loop_sock_recv_into(LoopObj *, PyObject *const *, Py_ssize_t, PyObject *);
 PyObject *ca_loop_sock_recvfrom(LoopObj *, PyObject *const *, Py_ssize_t, PyObject *);

@@ -169,6 +169,10 @@ typedef struct {
     PyObject *str_recv_into;
     PyObject *str_send;
     PyObject *str_sendmsg;
+    PyObject *str_transport;          /* exception-handler context keys */
+    PyObject *str_protocol;
+    PyObject *str_datagram_received;  /* datagram transports (dgram.c) */
+    PyObject *str_error_received;
     PyObject *kwnames_context;        /* ("context",) for vectorcalls */
     PyObject *kwnames_loop;           /* ("loop",) */
     PyObject *str_Task;
@@ -207,6 +211,9 @@ extern PyModuleDef ca_module_def;
 /* Imports `module` and returns its attribute `name` (a new reference), or
  * NULL with an exception set.  For module and type initialisation. */
 PyObject *ca_import_attr(const char *module, const char *name);
+/* For a vectorcall's keyword `kw`: &out[i] where names[i] (n of them)
+ * equals it, or NULL. */
+PyObject **ca_kw_slot(PyObject *kw, const char *const *names, PyObject **out, int n);
 /* casyncio's Future, Task, Handle and TimerHandle give the asyncio class
  * they stand for (asyncio.Future, ...) as their __class__ (ca_get_class,
  * with the object's module state, NULL before it has one); a subclass of

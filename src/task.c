@@ -1000,14 +1000,12 @@ ca_task_eager_factory(PyObject *module, PyObject *const *args, Py_ssize_t nargsf
                      "arguments but %zd were given", nargs);
         return NULL;
     }
-    PyObject *loop = nargs > 0 ? args[0] : NULL;
-    PyObject *coro = nargs > 1 ? args[1] : NULL;
+    static const char *const names[2] = {"loop", "coro"};
+    PyObject *bound[2] = {nargs > 0 ? args[0] : NULL, nargs > 1 ? args[1] : NULL};
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *kw = PyTuple_GET_ITEM(kwnames, i);
-        PyObject **slot = PyUnicode_CompareWithASCIIString(kw, "loop") == 0   ? &loop
-                          : PyUnicode_CompareWithASCIIString(kw, "coro") == 0 ? &coro
-                                                                              : NULL;
+        PyObject **slot = ca_kw_slot(kw, names, bound, 2);
         if (slot != NULL && *slot != NULL) {
             PyErr_Format(PyExc_TypeError, "eager_task_factory() got multiple "
                          "values for argument '%U'", kw);
@@ -1021,6 +1019,7 @@ ca_task_eager_factory(PyObject *module, PyObject *const *args, Py_ssize_t nargsf
             return NULL;
         }
     }
+    PyObject *loop = bound[0], *coro = bound[1];
     if (loop == NULL || coro == NULL) {
         PyErr_Format(PyExc_TypeError, "eager_task_factory() missing required "
                      "argument '%s'", loop == NULL ? "loop" : "coro");
