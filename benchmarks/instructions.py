@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--only",
-        default="call_soon,call_soon_batch,call_soon_args,sleep0,future_pingpong",
+        default="call_soon,call_soon_batch,call_soon_args,sleep0,future_pingpong,"
+        "protocol_pingpong",
         help="workloads (default: %(default)s)",
     )
     p.add_argument("--impls", default="casyncio,asyncio,uvloop")

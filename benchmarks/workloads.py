@@ -737,6 +737,119 @@ def sock_echo(new_loop, scale):
     return Result(rounds * nconn, seconds)
 
 
+class _Lockstep:
+    """The client side of a lockstep workload: sends one message at
+    connection_made and the next at each trip_done(), until n are back."""
+
+    def __init__(self, loop, n):
+        self.n = n
+        self.trips = 0
+        self.done = loop.create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.send()
+
+    def trip_done(self):
+        self.trips += 1
+        if self.trips < self.n:
+            self.send()
+        else:
+            self.done.set_result(self.trips)
+
+
+def _run_lockstep(loop, n, open_pair):
+    """Times the n round trips of the client that `open_pair()` connects
+    (it returns the server's transport, the client's and the client)."""
+
+    async def main():
+        st, ct, client = await open_pair()
+        trips = await client.done
+        ct.close()
+        st.close()
+        return trips
+
+    trips, seconds = timed(loop, main())
+    check(trips == n, f"round trips {trips}, expected {n}")
+    return Result(n, seconds)
+
+
+@workload
+def protocol_pingpong(new_loop, scale):
+    """Lockstep echo through the loop's own transports, both ends in one
+    loop on a Unix socket pair: a client Protocol writes a 1 KiB message and
+    writes the next only once the server Protocol's echo is back, 50,000
+    round trips.  One message in flight: no batching that follows timing,
+    so under callgrind the count per round trip is the same run to run
+    (echo.py's many connections are not).  Ops are round trips."""
+    import socket
+
+    n = scaled(50_000, scale)
+    size = 1024
+    message = bytes(range(256)) * (size // 256)
+    loop = new_loop()
+
+    class Server(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            self.transport.write(data)
+
+    class Client(_Lockstep, asyncio.Protocol):
+        def send(self):
+            self.pending = size
+            self.transport.write(message)
+
+        def data_received(self, data):
+            self.pending -= len(data)
+            if not self.pending:
+                self.trip_done()
+
+    async def open_pair():
+        a, b = socket.socketpair()
+        st, _ = await loop.connect_accepted_socket(Server, a)
+        ct, client = await loop.connect_accepted_socket(lambda: Client(loop, n), b)
+        return st, ct, client
+
+    return _run_lockstep(loop, n, open_pair)
+
+
+@workload
+def udp_pingpong(new_loop, scale):
+    """Lockstep datagrams through the loop's datagram transports, both ends
+    in one loop on 127.0.0.1: a client sends a 100-byte datagram and the
+    next only once the server's echo is back, 50,000 round trips.  Ops are
+    round trips."""
+    n = scaled(50_000, scale)
+    message = b"x" * 100
+    loop = new_loop()
+
+    class Server(asyncio.DatagramProtocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def datagram_received(self, data, addr):
+            self.transport.sendto(data, addr)
+
+    class Client(_Lockstep, asyncio.DatagramProtocol):
+        def send(self):
+            self.transport.sendto(message)
+
+        def datagram_received(self, data, addr):
+            self.trip_done()
+
+    async def open_pair():
+        st, _ = await loop.create_datagram_endpoint(Server, local_addr=("127.0.0.1", 0))
+        addr = st.get_extra_info("sockname")
+        ct, client = await loop.create_datagram_endpoint(
+            lambda: Client(loop, n), remote_addr=addr
+        )
+        return st, ct, client
+
+    return _run_lockstep(loop, n, open_pair)
+
+
 # --------------------------------------------------------------------------
 # Subprocess workloads
 

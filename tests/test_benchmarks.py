@@ -377,3 +377,16 @@ def test_table_pools_the_rounds_of_several_runs_pairing_each_round():
     assert cells[1:3] == ["200", "50.0"]  # medians over the 5 rounds
     assert cells[4] == "3.00x (2.00-4.00) / -"
 
+
+
+# --------------------------------------------------------------------------
+# The lockstep transport workloads (instructions.py's deterministic echo)
+
+
+@pytest.mark.parametrize("name", ["protocol_pingpong", "udp_pingpong"])
+@pytest.mark.parametrize("impl", ["casyncio", "asyncio"])
+def test_lockstep_workloads_count_every_round_trip(name, impl):
+    factory, _ = workloads.IMPLS[impl]()
+    result = workloads.run_once(workloads.WORKLOADS[name], factory, 0.002)
+    assert result.ops == 100  # 50,000 round trips at scale 0.002
+    assert result.seconds > 0
