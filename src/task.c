@@ -4,7 +4,8 @@
  * Owns: the coroutine, its Context (every step and wakeup runs in it), the
  * future it waits on (fut_waiter) and its name.
  * Does not own: the registries asyncio.all_tasks()/current_task() read
- * (they are asyncio's own; we add to them as _asyncio does).
+ * (they are asyncio's own; we add to them as _asyncio does: taskreg.h,
+ * taskref.c).
  *
  * One step (task_step_impl): send None, or throw the pending exception,
  * into the coroutine; then, by what came out of it:
@@ -19,6 +20,7 @@
  * pointing at the task; on other loops they go through loop.call_soon. */
 #include "errors.h"
 #include "future.h"
+#include "taskreg.h"
 
 /* TaskStep: the callable a foreign loop is given for a step, and what an
  * exception report names as the callback. */
@@ -29,192 +31,6 @@ typedef struct {
 } TaskStepObj;
 
 static int task_step(ca_state *st, TaskObj *task, PyObject *exc);
-
-/* ---- asyncio's registries ---- */
-
-/* Marks a task registered through _asyncio._register_task (3.14+ when
- * _asyncio's WeakSet could not be found: see state.h). */
-#define CA_REGISTERED_PUBLICLY Py_None
-
-/* Calls fn(a) or fn(a, b), dropping the result: 0, or -1 with the error. */
-static int
-task_call_drop(PyObject *fn, PyObject *a, PyObject *b)
-{
-    PyObject *args[2] = {a, b};
-    PyObject *r = PyObject_Vectorcall(fn, args, b == NULL ? 1 : 2, NULL);
-    if (r == NULL) {
-        return -1;
-    }
-    Py_DECREF(r);
-    return 0;
-}
-
-/* Takes the task out of the registry, when it finishes or dies.  For a
- * finished task this is not observable through asyncio's API (all_tasks()
- * skips done tasks); it keeps the registry small.  The entry is detached
- * whatever happens, so it never points at a freed task. */
-static void
-task_unregister(ca_state *st, TaskObj *task)
-{
-    PyObject *ref = task->registry_ref;
-    if (ref == NULL) {
-        return;
-    }
-    task->registry_ref = NULL;
-    PyObject *err = ca_err_fetch();
-    if (ref == CA_REGISTERED_PUBLICLY) {
-        if (Py_REFCNT(task) > 0 && st->unregister_task != NULL
-            && task_call_drop(st->unregister_task, (PyObject *)task, NULL) < 0) {
-            PyErr_WriteUnraisable((PyObject *)task);
-        }
-    }
-    else {
-        if (st->registry_data != NULL && PySet_Discard(st->registry_data, ref) < 0) {
-            PyErr_WriteUnraisable((PyObject *)task);
-        }
-        ca_taskref_detach(ref);
-        Py_DECREF(ref);
-    }
-    if (err != NULL) {
-        ca_err_restore(err);
-    }
-}
-
-static int
-task_register(ca_state *st, TaskObj *task)
-{
-    task_unregister(st, task);  /* __init__ called again */
-    if (st->registry_data == NULL) {
-        if (task_call_drop(st->register_task, (PyObject *)task, NULL) < 0) {
-            return -1;
-        }
-        task->registry_ref = CA_REGISTERED_PUBLICLY;
-        return 0;
-    }
-    /* What WeakSet.add does, without the Python call, and with an entry the
-     * collector does not track (see taskref.c). */
-    PyObject *ref = ca_taskref_new(st, (PyObject *)task);
-    if (ref == NULL) {
-        return -1;
-    }
-    if (PySet_Add(st->registry_data, ref) < 0) {
-        ca_taskref_detach(ref);
-        Py_DECREF(ref);
-        return -1;
-    }
-    task->registry_ref = ref;
-    return 0;
-}
-
-#if PY_VERSION_HEX >= 0x030E0000
-/* 3.14+: the running task is per thread, written only by _asyncio's own
- * functions (their checks and messages are asyncio's). */
-static int
-task_enter(ca_state *st, PyObject *loop, PyObject *task)
-{
-    return task_call_drop(st->enter_task, loop, task);
-}
-
-static int
-task_leave(ca_state *st, PyObject *loop, PyObject *task)
-{
-    return task_call_drop(st->leave_task, loop, task);
-}
-
-/* Makes `task` (None: no task) the loop's current task, without enter's
- * check; returns the previous one (a new reference, None if none). */
-static PyObject *
-task_swap_current(ca_state *st, PyObject *loop, PyObject *task)
-{
-    PyObject *args[2] = {loop, task};
-    return PyObject_Vectorcall(st->swap_current_task, args, 2, NULL);
-}
-#else
-static int
-task_enter(ca_state *st, PyObject *loop, PyObject *task)
-{
-    /* One lookup instead of get-then-set: the dict grows iff there was no
-     * current task. */
-    Py_ssize_t before = PyDict_GET_SIZE(st->current_tasks);
-    PyObject *cur = PyDict_SetDefault(st->current_tasks, loop, task);
-    if (cur == NULL) {
-        return -1;
-    }
-    if (PyDict_GET_SIZE(st->current_tasks) == before) {
-        Py_INCREF(cur);
-        PyErr_Format(PyExc_RuntimeError,
-                     "Cannot enter into task %R while another task %R is being "
-                     "executed.", task, cur);
-        Py_DECREF(cur);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-task_leave_mismatch(PyObject *task, PyObject *cur)
-{
-    cur = Py_NewRef(cur ? cur : Py_None);
-    PyErr_Format(PyExc_RuntimeError,
-                 "Leaving task %R does not match the current task %R.", task, cur);
-    Py_DECREF(cur);
-    return -1;
-}
-
-static int
-task_leave(ca_state *st, PyObject *loop, PyObject *task)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    /* One lookup: pop, and put back what was not ours (an error path). */
-    PyObject *cur = NULL;
-    int found = PyDict_Pop(st->current_tasks, loop, &cur);
-    if (found < 0) {
-        return -1;
-    }
-    if (cur == task) {
-        Py_DECREF(cur);
-        return 0;
-    }
-    if (found && PyDict_SetItem(st->current_tasks, loop, cur) < 0) {
-        Py_DECREF(cur);
-        return -1;
-    }
-    task_leave_mismatch(task, cur);
-    Py_XDECREF(cur);
-    return -1;
-#else
-    PyObject *cur = PyDict_GetItemWithError(st->current_tasks, loop);
-    if (cur != task) {
-        if (cur == NULL && PyErr_Occurred()) {
-            return -1;
-        }
-        return task_leave_mismatch(task, cur);
-    }
-    return PyDict_DelItem(st->current_tasks, loop);
-#endif
-}
-
-#if PY_VERSION_HEX >= 0x030C0000
-/* As 3.14's _swap_current_task, on the dict. */
-static PyObject *
-task_swap_current(ca_state *st, PyObject *loop, PyObject *task)
-{
-    PyObject *prev = PyDict_GetItemWithError(st->current_tasks, loop);
-    if (prev == NULL && PyErr_Occurred()) {
-        return NULL;
-    }
-    prev = Py_NewRef(prev ? prev : Py_None);
-    int rc = task != Py_None ? PyDict_SetItem(st->current_tasks, loop, task)
-             : prev != Py_None ? PyDict_DelItem(st->current_tasks, loop)
-                               : 0;
-    if (rc < 0) {
-        Py_DECREF(prev);
-        return NULL;
-    }
-    return prev;
-}
-#endif
-#endif
 
 /* ---- scheduling the next step ---- */
 
@@ -544,7 +360,7 @@ task_step_impl(ca_state *st, TaskObj *task, PyObject *exc)
         break;
     }
     if (task->fut.fstate != CA_FUT_PENDING) {
-        task_unregister(st, task);
+        ca_task_unregister(st, task);
     }
     return rc;
 }
@@ -554,12 +370,12 @@ static int
 task_step(ca_state *st, TaskObj *task, PyObject *exc)
 {
     PyObject *loop = Py_NewRef(task->fut.loop);
-    int rc = task_enter(st, loop, (PyObject *)task);
+    int rc = ca_task_enter(st, loop, (PyObject *)task);
     if (rc == 0) {
         rc = task_step_impl(st, task, exc);
         if (rc < 0) {
             PyObject *err = ca_err_fetch();
-            if (task_leave(st, loop, (PyObject *)task) < 0) {
+            if (ca_task_leave(st, loop, (PyObject *)task) < 0) {
                 PyObject *leave_err = ca_err_fetch();
                 PyException_SetContext(leave_err, err);
                 ca_err_restore(leave_err);
@@ -569,7 +385,7 @@ task_step(ca_state *st, TaskObj *task, PyObject *exc)
             }
         }
         else {
-            rc = task_leave(st, loop, (PyObject *)task);
+            rc = ca_task_leave(st, loop, (PyObject *)task);
         }
     }
     Py_DECREF(loop);
@@ -737,7 +553,7 @@ task_clear_own(TaskObj *task)
     task->context = NULL;
     ca_context_release(ctx);
     Py_CLEAR(task->fut_waiter);
-    task_unregister(task->fut.state, task);
+    ca_task_unregister(task->fut.state, task);
 }
 
 static int
@@ -789,7 +605,7 @@ static int
 task_eager_step_registered(ca_state *st, TaskObj *task)
 {
 #if PY_VERSION_HEX >= 0x030E0000
-    if (task_register(st, task) < 0) {
+    if (ca_task_register(st, task) < 0) {
         return -1;
     }
     return task_eager_step(st, task);
@@ -806,7 +622,7 @@ task_eager_step_registered(ca_state *st, TaskObj *task)
         ca_err_restore(err);
     }
     if (rc == 0 && task->fut.fstate == CA_FUT_PENDING) {
-        rc = task_register(st, task);
+        rc = ca_task_register(st, task);
     }
     return rc;
 #endif
@@ -819,12 +635,12 @@ static int
 task_eager_start(ca_state *st, TaskObj *task)
 {
     PyObject *loop = Py_NewRef(task->fut.loop);
-    PyObject *prev = task_swap_current(st, loop, (PyObject *)task);
+    PyObject *prev = ca_task_swap_current(st, loop, (PyObject *)task);
     int rc = -1;
     if (prev != NULL) {
         rc = task_eager_step_registered(st, task);
         PyObject *err = ca_err_fetch();
-        PyObject *cur = task_swap_current(st, loop, prev);
+        PyObject *cur = ca_task_swap_current(st, loop, prev);
         if (cur == NULL) {
             PyErr_WriteUnraisable((PyObject *)task);
         }
@@ -901,7 +717,7 @@ task_init_impl(TaskObj *task, PyObject *coro, PyObject *loop, PyObject *name,
     if (task_schedule_step(st, task, NULL) < 0) {
         return -1;
     }
-    return task_register(st, task);
+    return ca_task_register(st, task);
 }
 
 static PyObject *
@@ -1300,7 +1116,7 @@ task_tp_finalize(TaskObj *task)
      * would be cleared by the collector before any finalizer runs, so that
      * an exception handler that keeps the task (a resurrection) does not
      * keep it in all_tasks(). */
-    task_unregister(task->fut.state, task);
+    ca_task_unregister(task->fut.state, task);
     task_finalize_impl(task);
 }
 

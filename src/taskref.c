@@ -4,7 +4,8 @@
  * detaches it (ca_taskref_detach) when it finishes or dies, so it never
  * points at a freed task.
  * Does not own: the registry (asyncio's WeakSet: tasks._all_tasks on 3.11,
- * tasks._scheduled_tasks on 3.12+); task.c adds and discards the entries.
+ * tasks._scheduled_tasks on 3.12+), to which ca_task_register and
+ * ca_task_unregister (the end of this file) add and discard the entries.
  *
  * Why not a weakref.ref: the WeakSet keeps weakrefs in its .data set, and a
  * weakref is a GC-tracked object.  A pending task then costs the collector
@@ -18,7 +19,9 @@
  * all_tasks(), `task in _all_tasks`, _register_task/_unregister_task all
  * work unchanged.  Only code reading the private .data set directly can see
  * that its entries are not weakref.ref instances. */
+#include "errors.h"
 #include "future.h"
+#include "taskreg.h"
 
 typedef struct {
     PyObject_HEAD
@@ -153,3 +156,62 @@ PyType_Spec ca_taskref_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = taskref_slots,
 };
+
+/* ---- registering a task ---- */
+
+/* Marks a task registered through _asyncio._register_task (3.14+ when
+ * _asyncio's WeakSet could not be found: see state.h). */
+#define CA_REGISTERED_PUBLICLY Py_None
+
+void
+ca_task_unregister(ca_state *st, TaskObj *task)
+{
+    PyObject *ref = task->registry_ref;
+    if (ref == NULL) {
+        return;
+    }
+    task->registry_ref = NULL;
+    PyObject *err = ca_err_fetch();
+    if (ref == CA_REGISTERED_PUBLICLY) {
+        if (Py_REFCNT(task) > 0 && st->unregister_task != NULL
+            && ca_task_call_drop(st->unregister_task, (PyObject *)task, NULL) < 0) {
+            PyErr_WriteUnraisable((PyObject *)task);
+        }
+    }
+    else {
+        if (st->registry_data != NULL && PySet_Discard(st->registry_data, ref) < 0) {
+            PyErr_WriteUnraisable((PyObject *)task);
+        }
+        ca_taskref_detach(ref);
+        Py_DECREF(ref);
+    }
+    if (err != NULL) {
+        ca_err_restore(err);
+    }
+}
+
+int
+ca_task_register(ca_state *st, TaskObj *task)
+{
+    ca_task_unregister(st, task);  /* __init__ called again */
+    if (st->registry_data == NULL) {
+        if (ca_task_call_drop(st->register_task, (PyObject *)task, NULL) < 0) {
+            return -1;
+        }
+        task->registry_ref = CA_REGISTERED_PUBLICLY;
+        return 0;
+    }
+    /* What WeakSet.add does, without the Python call, and with an entry the
+     * collector does not track (see taskref.c). */
+    PyObject *ref = ca_taskref_new(st, (PyObject *)task);
+    if (ref == NULL) {
+        return -1;
+    }
+    if (PySet_Add(st->registry_data, ref) < 0) {
+        ca_taskref_detach(ref);
+        Py_DECREF(ref);
+        return -1;
+    }
+    task->registry_ref = ref;
+    return 0;
+}
