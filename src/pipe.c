@@ -28,13 +28,6 @@
 
 #define ST(o) ((StreamObj *)(o))
 
-/* Never called: write_eof() is close() on a write pipe. */
-static int
-pipe_shutdown_wr(StreamObj *s)
-{
-    return 0;
-}
-
 /* data_received of a read pipe's protocol raised: asyncio's read pipe lets
  * it out of its reader callback, so the loop reports a failed callback
  * ("Exception in callback ..._read_ready()", with a 'handle') and the pipe
@@ -52,11 +45,11 @@ pipe_on_eof(StreamObj *s)
 {
     TransportObj *t = &s->tr;
     if (ca_tr_log(t, "info", "%r was closed by peer") < 0) {
-        return ca_stream_protocol_failed(s);
+        return ca_stream_eof_failed(s);
     }
     PyObject *eof = PyObject_GetAttr(t->protocol, ca_tr_state(t)->str_eof_received);
     if (eof == NULL) {
-        return ca_stream_protocol_failed(s);
+        return ca_stream_eof_failed(s);
     }
     t->closing = 1;
     ca_tr_unwatch(t, 0);
@@ -106,7 +99,7 @@ pipe_read_error_is_quiet(TransportObj *t, PyObject *exc)
 #define PIPE_OPS_COMMON                                                                 \
     .recv = ca_stream_fd_recv, .recv_into = ca_stream_fd_recv_into,                     \
     .send = ca_stream_fd_send, .flush = ca_stream_fd_flush,                             \
-    .shutdown_wr = pipe_shutdown_wr, .on_eof = pipe_on_eof,                             \
+    .on_eof = pipe_on_eof,                                                              \
     .data_failed = pipe_data_failed, .read_error = "Fatal read error on pipe transport", \
     .write_error = "Fatal write error on pipe transport", .drop_when_closing = 1
 

@@ -39,7 +39,7 @@ static inline Py_ssize_t ca_recv_bytes(LoopObj *loop, int fd, Py_ssize_t n, int 
 /* Frees the scratch buffer. */
 void ca_recv_release(LoopObj *loop);
 
-/* ---- inline: every receive goes through here ---- */
+/* ---- inline: every receive goes through here (definitions) ---- */
 
 /* Allocates the scratch buffer; NULL with MemoryError. */
 char *ca_recv_scratch_alloc(LoopObj *loop);

@@ -306,7 +306,7 @@ pysock_shutdown_wr(StreamObj *s)
 /* ---- reading ---- */
 
 int
-ca_stream_protocol_failed(StreamObj *s)
+ca_stream_eof_failed(StreamObj *s)
 {
     return ca_tr_failed(&s->tr, "Fatal error: protocol.eof_received() call failed.");
 }
@@ -326,7 +326,7 @@ socket_on_eof(StreamObj *s)
     int keep_open = res ? PyObject_IsTrue(res) : -1;
     Py_XDECREF(res);
     if (keep_open < 0) {
-        return ca_stream_protocol_failed(s);
+        return ca_stream_eof_failed(s);
     }
     if (keep_open) {
         ca_tr_unwatch(t, 0);

@@ -26,7 +26,8 @@ typedef struct {
     Py_ssize_t (*send)(StreamObj *s, PyObject *data, const char *buf, Py_ssize_t len);
     /* Sends the write queue from its head, as much as the fd takes. */
     Py_ssize_t (*flush)(StreamObj *s);
-    /* write_eof's shutdown(SHUT_WR); -1 with an exception. */
+    /* write_eof's shutdown(SHUT_WR); -1 with an exception.  NULL for the
+     * pipes, whose write_eof() is close(): `eof` is never set on them. */
     int (*shutdown_wr)(StreamObj *s);
     /* End of file was read / data_received raised (its exception set). */
     int (*on_eof)(StreamObj *s);
@@ -79,8 +80,8 @@ Py_ssize_t ca_stream_fd_flush(StreamObj *s);
     .write_ready = ca_stream_write_ready, .queue_size = ca_stream_queue_size,           \
     .queue_len = ca_stream_queue_len, .queue_clear = ca_stream_queue_clear,             \
     .release = ca_stream_release
-/* protocol.eof_received() raised or a protocol callback failed. */
-int ca_stream_protocol_failed(StreamObj *s);
+/* protocol.eof_received() failed (the current exception): fatal. */
+int ca_stream_eof_failed(StreamObj *s);
 int ca_stream_traverse(PyObject *self, visitproc visit, void *arg);
 int ca_stream_clear(PyObject *self);
 void ca_stream_dealloc(PyObject *self);

@@ -156,7 +156,8 @@ int ca_tr_failed(TransportObj *t, const char *message);
  * counted, warned about from the fifth on. */
 int ca_tr_write_dropped(TransportObj *t);
 /* _call_connection_lost(exc): protocol.connection_lost(exc) once, then
- * ops->release.  Borrowed result: 0, or -1 with an exception. */
+ * ops->release (even if connection_lost raised); 0, or -1 with an
+ * exception (connection_lost's before release's). */
 int ca_tr_connection_lost(TransportObj *t, PyObject *exc);
 
 /* Flow control: pause_writing() once the queue passes the high mark,
