@@ -231,12 +231,16 @@ def summarize(runs: list[dict], names: list[str], impls: list[str]) -> dict:
 
 
 def ratio_columns(impls: list[str]) -> list[tuple[str, str]]:
-    """(a, b) pairs: each implementation vs asyncio, then casyncio vs uvloop."""
+    """(a, b) pairs: each implementation vs asyncio, then casyncio (and
+    accelerated casyncio) vs uvloop, and accelerated vs plain casyncio."""
     cols = []
     if BASELINE in impls:
         cols += [(impl, BASELINE) for impl in impls if impl != BASELINE]
-    if "casyncio" in impls and "uvloop" in impls:
-        cols.append(("casyncio", "uvloop"))
+    for mine in ("casyncio", "casyncio-accel"):
+        if mine in impls and "uvloop" in impls:
+            cols.append((mine, "uvloop"))
+    if "casyncio-accel" in impls and "casyncio" in impls:
+        cols.append(("casyncio-accel", "casyncio"))
     return cols
 
 

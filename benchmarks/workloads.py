@@ -639,6 +639,179 @@ def to_thread_roundtrips(new_loop, scale):
 
 
 # --------------------------------------------------------------------------
+# asyncio's own Python above the loop: Queue, locks, timeout, wait_for,
+# cancellation (what casyncio.accelerate() is for: see casyncio-accel)
+
+
+@workload
+def queue_pipeline(new_loop, scale):
+    """100 producers put 1,000 items each into an asyncio.Queue(maxsize=64)
+    that 100 consumers drain (get, task_done); join() ends it: 100,000 items
+    through a full queue, producers and consumers waiting in turn."""
+    per = scaled(1_000, scale)
+    width = 100
+    loop = new_loop()
+
+    async def main():
+        queue = asyncio.Queue(maxsize=64)
+        sums = [0] * width
+
+        async def producer(p):
+            for i in range(per):
+                await queue.put(p * per + i)
+
+        async def consumer(c):
+            while True:
+                item = await queue.get()
+                sums[c] += item
+                queue.task_done()
+
+        consumers = [asyncio.ensure_future(consumer(c)) for c in range(width)]
+        await asyncio.gather(*[producer(p) for p in range(width)])
+        await queue.join()
+        for task in consumers:
+            task.cancel()
+        await asyncio.gather(*consumers, return_exceptions=True)
+        return sum(sums)
+
+    result, seconds = timed(loop, main())
+    n = width * per
+    check(result == n * (n - 1) // 2, "the queue lost or duplicated items")
+    return Result(n, seconds)
+
+
+def _contended(new_loop, scale, make, name):
+    """100 tasks take `make()` (a Lock or a Semaphore) 1,000 times each,
+    yielding once while holding it, so that the others queue up."""
+    per = scaled(1_000, scale)
+    width = 100
+    loop = new_loop()
+
+    async def main():
+        prim = make()
+        inside = 0
+        most = 0
+        count = 0
+
+        async def worker():
+            nonlocal inside, most, count
+            for _ in range(per):
+                async with prim:
+                    inside += 1
+                    most = max(most, inside)
+                    await asyncio.sleep(0)
+                    inside -= 1
+                    count += 1
+
+        await asyncio.gather(*[worker() for _ in range(width)])
+        return count, most
+
+    (count, most), seconds = timed(loop, main())
+    check(count == width * per, f"{name}: {count} acquisitions, expected {width * per}")
+    return Result(width * per, seconds), most
+
+
+@workload
+def lock_contention(new_loop, scale):
+    """100 tasks take one asyncio.Lock 1,000 times each, holding it across
+    an asyncio.sleep(0): 100,000 acquisitions, 99 waiters most of the time."""
+    result, most = _contended(new_loop, scale, asyncio.Lock, "Lock")
+    check(most == 1, f"Lock: {most} tasks inside at once")
+    return result
+
+
+@workload
+def semaphore_contention(new_loop, scale):
+    """100 tasks take one asyncio.Semaphore(10) 1,000 times each, holding it
+    across an asyncio.sleep(0): 100,000 acquisitions, 10 holders at a time."""
+    result, most = _contended(new_loop, scale, lambda: asyncio.Semaphore(10), "Semaphore")
+    check(most == 10, f"Semaphore(10): at most {most} tasks inside at once")
+    return result
+
+
+def await_future(loop, value):
+    """A future completed with `value` by a call_soon callback."""
+    fut = loop.create_future()
+    loop.call_soon(fut.set_result, value)
+    return fut
+
+
+@workload
+def timeout_awaits(new_loop, scale):
+    """100 tasks each await 1,000 futures under `async with
+    asyncio.timeout(60)` (completed by call_soon, never timing out):
+    100,000 timeout scopes entered and left."""
+    per = scaled(1_000, scale)
+    width = 100
+    loop = new_loop()
+
+    async def worker():
+        total = 0
+        for i in range(per):
+            async with asyncio.timeout(60):
+                total += await await_future(loop, i)
+        return total
+
+    async def main():
+        return sum(await asyncio.gather(*[worker() for _ in range(width)]))
+
+    result, seconds = timed(loop, main())
+    check(result == width * per * (per - 1) // 2, "timeout(): wrong results")
+    return Result(width * per, seconds)
+
+
+@workload
+def wait_for_awaits(new_loop, scale):
+    """100 tasks each await 1,000 futures through asyncio.wait_for(fut, 60)
+    (completed by call_soon, never timing out): 100,000 wait_for calls."""
+    per = scaled(1_000, scale)
+    width = 100
+    loop = new_loop()
+
+    async def worker():
+        total = 0
+        for i in range(per):
+            total += await asyncio.wait_for(await_future(loop, i), 60)
+        return total
+
+    async def main():
+        return sum(await asyncio.gather(*[worker() for _ in range(width)]))
+
+    result, seconds = timed(loop, main())
+    check(result == width * per * (per - 1) // 2, "wait_for(): wrong results")
+    return Result(width * per, seconds)
+
+
+@workload
+def cancel_storm(new_loop, scale):
+    """100 rounds of 1,000 tasks waiting on an asyncio.Event, all cancelled
+    at once and gathered with return_exceptions=True: 100,000 cancellations
+    at an await point."""
+    rounds = scaled(100, scale)
+    width = 1000
+    loop = new_loop()
+
+    async def waiter(event):
+        await event.wait()
+
+    async def main():
+        cancelled = 0
+        for _ in range(rounds):
+            event = asyncio.Event()
+            tasks = [asyncio.ensure_future(waiter(event)) for _ in range(width)]
+            await asyncio.sleep(0)
+            for task in tasks:
+                task.cancel()
+            outcome = await asyncio.gather(*tasks, return_exceptions=True)
+            cancelled += sum(isinstance(o, asyncio.CancelledError) for o in outcome)
+        return cancelled
+
+    result, seconds = timed(loop, main())
+    check(result == rounds * width, f"{result} tasks cancelled, expected {rounds * width}")
+    return Result(rounds * width, seconds)
+
+
+# --------------------------------------------------------------------------
 # Socket workloads
 
 # The echo client: another process, so that it never competes with the loop
@@ -1015,6 +1188,16 @@ def _load_casyncio():
     return casyncio.new_event_loop, f"casyncio {version} ({how}, {where})"
 
 
+def _load_casyncio_accel():
+    # casyncio's loop with casyncio.accelerate(): asyncio.gather & co. are
+    # casyncio's C versions (the workloads call them as asyncio.<name>).
+    factory, description = _load_casyncio()
+    import casyncio
+
+    names = ", ".join(casyncio.accelerate())
+    return factory, f"{description}, accelerated: {names}"
+
+
 def _load_asyncio():
     return asyncio.SelectorEventLoop, "asyncio (SelectorEventLoop)"
 
@@ -1027,6 +1210,7 @@ def _load_uvloop():
 
 IMPLS: dict[str, Callable[[], tuple[Callable[[], Any], str]]] = {
     "casyncio": _load_casyncio,
+    "casyncio-accel": _load_casyncio_accel,
     "asyncio": _load_asyncio,
     "uvloop": _load_uvloop,
 }

@@ -28,6 +28,7 @@ except ModuleNotFoundError as _exc:  # pragma: no cover - depends on the set-up
         name=__name__,
     ) from None
 from . import _compat, _core
+from ._accel import accelerate, accelerated, decelerate
 from ._loop import Loop
 
 if sys.version_info >= (3, 14):
@@ -40,6 +41,9 @@ __all__ = [
     "Loop",
     "Task",
     "TimerHandle",
+    "accelerate",
+    "accelerated",
+    "decelerate",
     "install",
     "new_event_loop",
     "run",

@@ -1,4 +1,4 @@
-"""python -m casyncio [script.py | -m module | -c code | -] [args...]
+"""python -m casyncio [--accelerate] [script.py | -m module | -c code | -] [args...]
    python -m casyncio ps|pstree PID [--timeout SECONDS]      (3.14+)
 
 Runs an unchanged asyncio program with casyncio as the event loop, as
@@ -13,6 +13,10 @@ asyncio's REPL (`python -m asyncio`) on a casyncio loop.
 `ps PID` and `pstree PID` print the pending tasks of a running casyncio
 process as `python -m asyncio ps|pstree PID` prints a stock one's (which
 cannot see casyncio's tasks): see casyncio/_ps.py.
+
+`--accelerate` also calls casyncio.accelerate() before the program starts:
+asyncio's gather (and the other names casyncio.accelerated() lists) are
+then casyncio's C versions.
 """
 
 import importlib.machinery
@@ -27,9 +31,11 @@ import zipfile
 import casyncio
 
 USAGE = (
-    "usage: python -m casyncio [script.py | -m module | -c code | -] [args...]\n"
+    "usage: python -m casyncio [--accelerate] [script.py | -m module | -c code | -] "
+    "[args...]\n"
     "       python -m casyncio ps|pstree PID [--timeout SECONDS]   (Python 3.14+)\n"
-    "With no argument: asyncio's REPL on a casyncio loop."
+    "With no argument: asyncio's REPL on a casyncio loop.\n"
+    "--accelerate: asyncio's gather & co. in C as well (casyncio.accelerate())."
 )
 
 
@@ -163,6 +169,9 @@ def main(argv):
         return 0
     if len(argv) >= 2 and argv[0] in ("ps", "pstree") and argv[1].isdigit():
         return _ps(argv)
+    if argv and argv[0] == "--accelerate":
+        argv = argv[1:]
+        casyncio.accelerate()
     casyncio._select()
     if not argv:
         return _repl()

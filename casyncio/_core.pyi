@@ -359,6 +359,9 @@ class Task(Future[_T]):
     def get_stack(self, *, limit: int | None = None) -> list[Any]: ...
     def print_stack(self, *, limit: int | None = None, file: Any = None) -> None: ...
 
+# asyncio.gather in C (casyncio.accelerate() binds it as asyncio.gather).
+def gather(*coros_or_futures: Any, return_exceptions: bool = False) -> Future[list[Any]]: ...
+
 # Internal helper types: the iterator of Future.__await__, and the
 # preallocated callables of a task's step and wake-up.
 @final

@@ -454,6 +454,14 @@ ca_future_result(FutureObj *fut)
     return future_result(fut, NULL);
 }
 
+static PyObject *future_exception(FutureObj *fut, PyObject *unused);
+
+PyObject *
+ca_future_exception(FutureObj *fut)
+{
+    return future_exception(fut, NULL);
+}
+
 static PyObject *
 future_exception(FutureObj *fut, PyObject *unused)
 {
@@ -490,9 +498,9 @@ future_set_exception_meth(FutureObj *fut, PyObject *exc)
 
 /* Parses the one optional argument `name` of methods like cancel(msg=None),
  * given positionally or by keyword. */
-static int
-future_parse_optional(const char *method, const char *name, PyObject *const *args,
-                      Py_ssize_t nargsf, PyObject *kwnames, PyObject **out)
+int
+ca_parse_optional(const char *method, const char *name, PyObject *const *args,
+                  Py_ssize_t nargsf, PyObject *kwnames, PyObject **out)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
@@ -529,34 +537,36 @@ future_add_done_callback(FutureObj *fut, PyObject *const *args, Py_ssize_t nargs
                      "(%zd given)", nargs);
         return NULL;
     }
-    if (future_parse_optional("add_done_callback", "context", args + 1, 0, kwnames,
-                              &ctx) < 0) {
+    if (ca_parse_optional("add_done_callback", "context", args + 1, 0, kwnames,
+                          &ctx) < 0) {
         return NULL;
     }
     if (fut->loop == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "uninitialized Future object");
         return NULL;
     }
-    PyObject *fn = args[0];
+    if (ca_future_add_callback(fut, args[0], ctx) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+int
+ca_future_add_callback(FutureObj *fut, PyObject *fn, PyObject *ctx)
+{
     if (fut->fstate != CA_FUT_PENDING) {
-        if (ca_call_soon(fut->state, fut->loop, fut->cloop, fn, (PyObject *)fut, ctx) < 0) {
-            return NULL;
-        }
-        Py_RETURN_NONE;
+        return ca_call_soon(fut->state, fut->loop, fut->cloop, fn, (PyObject *)fut, ctx);
     }
     PyObject *copy = NULL;
-    if (ctx == Py_None) {
+    if (ctx == NULL || ctx == Py_None) {
         ctx = copy = ca_context_copy();
         if (ctx == NULL) {
-            return NULL;
+            return -1;
         }
     }
     int rc = future_cbs_append(fut, fn, ctx, CA_CB_CALL);
     ca_context_release(copy);
-    if (rc < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return rc;
 }
 
 static int
@@ -625,7 +635,7 @@ future_cancel_meth(FutureObj *fut, PyObject *const *args, Py_ssize_t nargsf,
                    PyObject *kwnames)
 {
     PyObject *msg;
-    if (future_parse_optional("cancel", "msg", args, nargsf, kwnames, &msg) < 0
+    if (ca_parse_optional("cancel", "msg", args, nargsf, kwnames, &msg) < 0
         || future_check_alive(fut) < 0) {
         return NULL;
     }
@@ -887,113 +897,6 @@ future_get_callbacks(FutureObj *fut, void *c)
     }
     return list;
 }
-
-#if PY_VERSION_HEX >= 0x030E0000
-/* ---- the call graph (3.14+) ---- */
-
-int
-ca_future_awaited_by_add(FutureObj *fut, PyObject *waiter)
-{
-    if (fut->awaited_by == NULL) {
-        fut->awaited_by = Py_NewRef(waiter);
-        return 0;
-    }
-    if (PySet_CheckExact(fut->awaited_by)) {
-        return PySet_Add(fut->awaited_by, waiter);
-    }
-    if (fut->awaited_by == waiter) {
-        return 0;
-    }
-    PyObject *set = PySet_New(NULL);
-    if (set == NULL || PySet_Add(set, fut->awaited_by) < 0
-        || PySet_Add(set, waiter) < 0) {
-        Py_XDECREF(set);
-        return -1;
-    }
-    Py_SETREF(fut->awaited_by, set);
-    return 0;
-}
-
-int
-ca_future_awaited_by_discard(FutureObj *fut, PyObject *waiter)
-{
-    if (fut->awaited_by == waiter) {
-        Py_CLEAR(fut->awaited_by);
-        return 0;
-    }
-    if (fut->awaited_by != NULL && PySet_CheckExact(fut->awaited_by)) {
-        return PySet_Discard(fut->awaited_by, waiter) < 0 ? -1 : 0;
-    }
-    return 0;
-}
-
-/* _asyncio_awaited_by: a frozenset of the waiters, or None. */
-static PyObject *
-future_get_awaited_by(FutureObj *fut, void *c)
-{
-    if (fut->awaited_by == NULL) {
-        Py_RETURN_NONE;
-    }
-    if (PySet_CheckExact(fut->awaited_by)) {
-        return PyFrozenSet_New(fut->awaited_by);
-    }
-    PyObject *one = PyTuple_Pack(1, fut->awaited_by);
-    PyObject *set = one ? PyFrozenSet_New(one) : NULL;
-    Py_XDECREF(one);
-    return set;
-}
-
-/* Which of the two kinds `o` is: 1 casyncio's Future or Task (or a
- * subclass), 2 _asyncio's, 0 neither. */
-static int
-future_graph_kind(ca_state *st, PyObject *o)
-{
-    if (PyObject_TypeCheck(o, st->FutureType)) {
-        return 1;
-    }
-    return PyObject_TypeCheck(o, (PyTypeObject *)st->NativeFuture) ? 2 : 0;
-}
-
-static PyObject *
-future_graph_edge(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
-                  const char *name, int add)
-{
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "%s expected 2 arguments, got %zd", name, nargs);
-        return NULL;
-    }
-    ca_state *st = PyModule_GetState(module);
-    int fut = future_graph_kind(st, args[0]);
-    int waiter = future_graph_kind(st, args[1]);
-    if (fut == 2 && waiter == 2) {
-        /* Both _asyncio's: its own function. */
-        return PyObject_Vectorcall(add ? st->native_add_awaited_by
-                                       : st->native_discard_awaited_by,
-                                   args, 2, NULL);
-    }
-    if (fut == 1 && waiter != 0) {
-        FutureObj *f = (FutureObj *)args[0];
-        if ((add ? ca_future_awaited_by_add(f, args[1])
-                 : ca_future_awaited_by_discard(f, args[1])) < 0) {
-            return NULL;
-        }
-    }
-    Py_RETURN_NONE;
-}
-
-PyObject *
-ca_future_add_to_awaited_by(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    return future_graph_edge(module, args, nargs, "future_add_to_awaited_by", 1);
-}
-
-PyObject *
-ca_future_discard_from_awaited_by(PyObject *module, PyObject *const *args,
-                                  Py_ssize_t nargs)
-{
-    return future_graph_edge(module, args, nargs, "future_discard_from_awaited_by", 0);
-}
-#endif
 
 /* ---- slots ---- */
 
@@ -1367,7 +1270,7 @@ static PyGetSetDef future_getset[] = {
      (setter)future_set_cancel_message, NULL, NULL},
     {"_callbacks", (getter)future_get_callbacks, NULL, NULL, NULL},
 #if PY_VERSION_HEX >= 0x030E0000
-    {"_asyncio_awaited_by", (getter)future_get_awaited_by, NULL, NULL, NULL},
+    {"_asyncio_awaited_by", (getter)ca_future_get_awaited_by, NULL, NULL, NULL},
 #endif
     {"__class__", (getter)future_get_class, (setter)future_set_class, NULL,
      NULL},

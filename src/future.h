@@ -63,7 +63,7 @@ typedef struct {
     unsigned char log_destroy_pending;
 } TaskObj;
 
-/* future.c */
+/* future.c (graph.c: the call graph) */
 /* Sets up a freshly allocated Future (or Task) of module state st. */
 void ca_future_prepare(FutureObj *fut, ca_state *st);
 int ca_future_init(FutureObj *fut, PyObject *loop);
@@ -82,9 +82,19 @@ PyObject *ca_future_make_cancelled_error(FutureObj *fut);
 /* Future.result(): the result (a new reference) or NULL with the
  * exception (or CancelledError) raised. */
 PyObject *ca_future_result(FutureObj *fut);
+/* Future.exception(): the exception or None (new references), marking it
+ * retrieved; NULL with InvalidStateError or CancelledError raised. */
+PyObject *ca_future_exception(FutureObj *fut);
+/* The one optional argument `name` of method(x=None), positional or by
+ * keyword, from a vectorcall; *out is borrowed (Py_None if absent). */
+int ca_parse_optional(const char *method, const char *name, PyObject *const *args,
+                      Py_ssize_t nargsf, PyObject *kwnames, PyObject **out);
 /* What throw(exc) / throw(type[, value[, tb]]) of an awaitable raises;
  * always returns NULL with the exception set. */
 PyObject *ca_raise_thrown(PyObject *const *args, Py_ssize_t nargs);
+/* add_done_callback(fn, context=ctx) of an initialised future; ctx NULL
+ * or None: a copy of the current context. */
+int ca_future_add_callback(FutureObj *fut, PyObject *fn, PyObject *ctx);
 /* Adds the wakeup of `task` as a done-callback (no allocation). */
 int ca_future_add_task_waiter(FutureObj *fut, PyObject *task);
 /* loop.call_soon(fn, arg, context=ctx) on any loop; no Handle on ours. */
@@ -97,6 +107,13 @@ void ca_future_finalize(FutureObj *fut);
 /* Records (or forgets) that `waiter` awaits `fut`, for the call graph. */
 int ca_future_awaited_by_add(FutureObj *fut, PyObject *waiter);
 int ca_future_awaited_by_discard(FutureObj *fut, PyObject *waiter);
+/* _asyncio_awaited_by: a frozenset of the waiters, or None. */
+PyObject *ca_future_get_awaited_by(FutureObj *fut, void *closure);
+/* Records (add=1) or forgets that `waiter` awaits `fut`, whatever their
+ * kinds, as asyncio.future_add_to_awaited_by and its twin do once
+ * casyncio's hooks are in: casyncio's edge in casyncio's future, _asyncio's
+ * through _asyncio's function; nothing for other objects. */
+int ca_graph_edge(ca_state *st, PyObject *fut, PyObject *waiter, int add);
 /* asyncio.future_add_to_awaited_by(fut, waiter) and its discard twin for
  * any futures: casyncio's record in casyncio's future, _asyncio's in
  * _asyncio's (asyncio's own functions); module functions. */
@@ -113,10 +130,13 @@ int ca_attr_deleted(const char *owner, const char *attr);
 /* The object to show for a callback entry: fn, or the task's wakeup. */
 PyObject *ca_callback_callable(ca_callback *cb);
 
+/* One of casyncio's own exact future types, whose state C may read and
+ * whose methods C may skip (but cancel(): gather's future overrides it). */
 static inline int
-ca_future_is_exact(ca_state *st, PyObject *o)
+ca_future_is_own(ca_state *st, PyObject *o)
 {
-    return Py_IS_TYPE(o, st->FutureType) || Py_IS_TYPE(o, st->TaskType);
+    return Py_IS_TYPE(o, st->FutureType) || Py_IS_TYPE(o, st->TaskType)
+           || Py_IS_TYPE(o, st->GatheringFutureType);
 }
 
 /* task.c */
@@ -150,11 +170,21 @@ PyObject *ca_task_eager_factory(PyObject *module, PyObject *const *args,
 #endif
 /* Runs a ready entry of kind CA_READY_TASK_STEP or CA_READY_TASK_WAKEUP. */
 int ca_task_run_entry(ca_state *st, LoopObj *loop, ca_ready_entry *e);
+/* futures._get_loop(fut) of any future: fut.get_loop(), or fut._loop. */
+PyObject *ca_future_loop_of(ca_state *st, PyObject *fut);
 /* Task.cancel(msg); 1 if the request was taken. */
 int ca_task_cancel(TaskObj *task, PyObject *msg);
 /* The task's wakeup as a Python callable (for foreign loops and futures). */
 PyObject *ca_task_wakeup_callable(PyObject *task);
 int ca_task_is_wakeup_of(PyObject *fn, PyObject *task);
+
+/* gather.c */
+/* asyncio.gather(*coros_or_futures, return_exceptions=False), a module
+ * function. */
+PyObject *ca_gather(PyObject *module, PyObject *const *args, Py_ssize_t nargsf,
+                    PyObject *kwnames);
+/* Makes _GatheringFuture (on Future) and gather's callback type. */
+int ca_gather_types_init(PyObject *mod, ca_state *st);
 
 extern PyType_Spec ca_future_spec;
 extern PyType_Spec ca_futureiter_spec;

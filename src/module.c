@@ -45,6 +45,7 @@ ca_get_class(PyObject *obj, ca_state *st)
               : tp == st->HandleType           ? st->AsyncioHandle
               : tp == st->TimerHandleType      ? st->AsyncioTimerHandle
               : tp == st->ThreadSafeHandleType ? st->AsyncioThreadSafeHandle
+              : tp == st->GatheringFutureType  ? st->AsyncioGatheringFuture
                                                : cls;
     }
     return Py_NewRef(cls);
@@ -166,6 +167,15 @@ module_cache_asyncio(ca_state *st)
         {&st->AsyncioThreadSafeHandle, "asyncio.events", "_ThreadSafeHandle"},
 #endif
         {&st->get_event_loop, "asyncio.events", "get_event_loop"},
+        {&st->AsyncioGatheringFuture, "asyncio.tasks", "_GatheringFuture"},
+        {&st->get_running_loop, "asyncio.events", "_get_running_loop"},
+#if PY_VERSION_HEX >= 0x030C0000
+        {&st->ensure_future, "asyncio.tasks", "ensure_future"},
+        {&st->gather_get_event_loop, "asyncio.events", "get_event_loop"},
+#else
+        {&st->ensure_future, "asyncio.tasks", "_ensure_future"},
+        {&st->gather_get_event_loop, "asyncio.events", "_get_event_loop"},
+#endif
         {&st->future_repr, "asyncio.base_futures", "_future_repr"},
         {&st->task_repr, "asyncio.base_tasks", "_task_repr"},
         {&st->task_get_stack, "asyncio.base_tasks", "_task_get_stack"},
@@ -359,12 +369,19 @@ module_intern_strings(ca_state *st)
         || module_intern(&st->str_Future, "Future") < 0
         || module_intern(&st->str_set_name, "set_name") < 0
         || module_intern(&st->str_loop, "loop") < 0
-        || module_intern(&st->str_name, "name") < 0) {
+        || module_intern(&st->str_name, "name") < 0
+        || module_intern(&st->str_create_task, "create_task") < 0
+        || module_intern(&st->str_current_task, "current_task") < 0
+        || module_intern(&st->str_add_awaited_by, "future_add_to_awaited_by") < 0
+        || module_intern(&st->str_discard_awaited_by,
+                         "future_discard_from_awaited_by") < 0) {
         return -1;
     }
     st->kwnames_context = PyTuple_Pack(1, st->str_context);
     st->kwnames_loop = PyTuple_Pack(1, st->str_loop);
-    if (st->kwnames_context == NULL || st->kwnames_loop == NULL) {
+    st->kwnames_msg = Py_BuildValue("(s)", "msg");
+    if (st->kwnames_context == NULL || st->kwnames_loop == NULL
+        || st->kwnames_msg == NULL) {
         return -1;
     }
     st->empty_tuple = PyTuple_New(0);
@@ -406,7 +423,8 @@ module_exec(PyObject *mod)
         || ca_pipe_types_init(mod) < 0
         || ca_server_types_init(mod, st) < 0
         || ca_dgram_init(mod) < 0
-        || ca_executor_init(mod) < 0) {
+        || ca_executor_init(mod) < 0
+        || ca_gather_types_init(mod, st) < 0) {
         return -1;
     }
     if (module_cache_asyncio(st) < 0 || module_cache_registry(st) < 0
@@ -455,6 +473,10 @@ module_exec(PyObject *mod)
     X(str_Future) X(str_set_name) X(str_loop) X(str_name) X(tasks_dict)        \
     X(futures_dict)                                                            \
     X(StreamTransportType) X(AccepterType) X(TransportSocket)                  \
+    X(GatheringFutureType) X(GatherCallbackType) X(AsyncioGatheringFuture)     \
+    X(ensure_future) X(gather_get_event_loop) X(get_running_loop)              \
+    X(str_current_task) X(str_add_awaited_by) X(str_discard_awaited_by)       \
+    X(kwnames_msg) X(str_create_task)                                          \
     X(BufferedProtocol) X(set_result_unless_cancelled) X(str_data_received)    \
     X(str_get_buffer) X(str_buffer_updated) X(str_eof_received)                \
     X(str_peername) X(SocketType) X(str_recv) X(str_recv_into) X(str_send)     \
@@ -535,6 +557,10 @@ static PyMethodDef module_methods[] = {
      "_live_counts($module, /)\n--\n\n"
      "The live-object counters of the debug build: {kind: objects alive}."},
 #endif
+    {"gather", (PyCFunction)(void (*)(void))ca_gather, METH_FASTCALL | METH_KEYWORDS,
+     "gather($module, /, *coros_or_futures, return_exceptions=False)\n--\n\n"
+     "asyncio.gather() in C: a future aggregating the results of the given\n"
+     "coroutines and futures (see asyncio.gather)."},
 #if PY_VERSION_HEX >= 0x030C0000
     {"eager_task_factory", (PyCFunction)(void (*)(void))ca_task_eager_factory,
      METH_FASTCALL | METH_KEYWORDS, CA_EAGER_TASK_FACTORY_DOC},

@@ -59,6 +59,8 @@ typedef struct {
     PyTypeObject *SockOpType;
     PyTypeObject *StreamTransportType;
     PyTypeObject *AccepterType;
+    PyTypeObject *GatheringFutureType; /* gather.c */
+    PyTypeObject *GatherCallbackType;
 
     /* asyncio helpers, looked up at import. */
     PyObject *format_callback_source; /* format_helpers._format_callback_source */
@@ -75,6 +77,14 @@ typedef struct {
     PyObject *AsyncioHandle;          /* asyncio.events.Handle */
     PyObject *AsyncioTimerHandle;     /* asyncio.events.TimerHandle */
     PyObject *AsyncioThreadSafeHandle; /* 3.14+: events._ThreadSafeHandle */
+    PyObject *AsyncioGatheringFuture; /* tasks._GatheringFuture */
+    /* What gather() calls (gather.c). */
+    PyObject *ensure_future;          /* tasks.ensure_future (3.11: _ensure_future) */
+    PyObject *gather_get_event_loop;  /* events.get_event_loop (3.11: _get_event_loop) */
+    PyObject *get_running_loop;       /* events._get_running_loop */
+    PyObject *str_current_task;       /* 3.14+: looked up in tasks_dict */
+    PyObject *str_add_awaited_by;     /* "future_add_to_awaited_by" */
+    PyObject *str_discard_awaited_by; /* "future_discard_from_awaited_by" */
     /* asyncio.tasks.__dict__ and asyncio.futures.__dict__: asyncio's loop
      * makes its tasks with tasks.Task and its futures with futures.Future,
      * looked up at each call (loop_class_in_place, loop.c). */
@@ -175,6 +185,8 @@ typedef struct {
     PyObject *str_error_received;
     PyObject *kwnames_context;        /* ("context",) for vectorcalls */
     PyObject *kwnames_loop;           /* ("loop",) */
+    PyObject *kwnames_msg;            /* ("msg",) */
+    PyObject *str_create_task;
     PyObject *str_Task;
     PyObject *str_Future;
     PyObject *str_set_name;

@@ -210,9 +210,8 @@ task_await_own(ca_state *st, TaskObj *task, FutureObj *fut)
     return task_pass_cancel(st, task, (PyObject *)fut);
 }
 
-/* futures._get_loop(fut): fut.get_loop(), or fut._loop. */
-static PyObject *
-task_future_loop(ca_state *st, PyObject *fut)
+PyObject *
+ca_future_loop_of(ca_state *st, PyObject *fut)
 {
     PyObject *meth = PyObject_GetAttr(fut, st->str_get_loop);
     if (meth != NULL) {
@@ -267,7 +266,7 @@ task_await_other(ca_state *st, TaskObj *task, PyObject *result)
     }
     int truth = PyObject_IsTrue(blocking);
     Py_DECREF(blocking);
-    PyObject *loop = truth < 0 ? NULL : task_future_loop(st, result);
+    PyObject *loop = truth < 0 ? NULL : ca_future_loop_of(st, result);
     if (loop == NULL) {
         return -1;
     }
@@ -309,7 +308,7 @@ task_await_other(ca_state *st, TaskObj *task, PyObject *result)
 static int
 task_on_yield(ca_state *st, TaskObj *task, PyObject *result)
 {
-    if (ca_future_is_exact(st, result)) {
+    if (ca_future_is_own(st, result)) {
         return task_await_own(st, task, (FutureObj *)result);
     }
     if (result == Py_None) {
@@ -397,7 +396,7 @@ static int
 task_wakeup(ca_state *st, TaskObj *task, PyObject *fut)
 {
     PyObject *exc = NULL;
-    if (ca_future_is_exact(st, fut)) {
+    if (ca_future_is_own(st, fut)) {
         FutureObj *f = (FutureObj *)fut;
 #if PY_VERSION_HEX >= 0x030E0000
         if (ca_future_awaited_by_discard(f, (PyObject *)task) < 0) {

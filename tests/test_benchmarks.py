@@ -390,3 +390,47 @@ def test_lockstep_workloads_count_every_round_trip(name, impl):
     result = workloads.run_once(workloads.WORKLOADS[name], factory, 0.002)
     assert result.ops == 100  # 50,000 round trips at scale 0.002
     assert result.seconds > 0
+
+
+# --------------------------------------------------------------------------
+# The workloads of asyncio's own Python above the loop (Queue, locks,
+# timeout, wait_for, cancellation), on each implementation; casyncio-accel
+# is casyncio with casyncio.accelerate(), undone after the test.
+
+ABOVE_THE_LOOP = [
+    "queue_pipeline",
+    "lock_contention",
+    "semaphore_contention",
+    "timeout_awaits",
+    "wait_for_awaits",
+    "cancel_storm",
+]
+
+
+@pytest.mark.parametrize("name", ABOVE_THE_LOOP)
+@pytest.mark.parametrize("impl", ["casyncio", "casyncio-accel", "asyncio"])
+def test_workloads_above_the_loop_check_their_results(name, impl):
+    import casyncio
+
+    try:
+        factory, description = workloads.IMPLS[impl]()
+        assert ("accelerated" in description) == (impl == "casyncio-accel")
+        result = workloads.run_once(workloads.WORKLOADS[name], factory, 0.01)
+    finally:
+        casyncio.decelerate()
+    assert result.ops > 0
+    assert result.seconds > 0
+
+
+def test_async_tree_table_gives_speedups_over_asyncio_and_uvloop():
+    import async_tree
+
+    times = {"none": {"asyncio": 0.4, "uvloop": 0.2, "casyncio": 0.1, "casyncio-accel": 0.05}}
+    table = async_tree.render(times, list(async_tree.IMPLS)).splitlines()
+    assert table[0].startswith("| benchmark | asyncio (ms) | uvloop (ms)")
+    assert "casyncio-accel/casyncio" in table[0]
+    assert table[2] == (
+        "| async_tree_none | 400.0 | 200.0 | 100.0 | 50.0 | 2.00x | 4.00x | 8.00x"
+        " | 2.00x | 4.00x | 2.00x |"
+    )
+    assert set(async_tree.VARIANTS) >= {"none", "io_tg", "cpu_io_mixed", "memoization_tg"}

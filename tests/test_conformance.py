@@ -2,13 +2,14 @@
 
 The runner (tests/conformance/runner.py, which also runs on its own) runs
 every module of test.test_asyncio of this interpreter on stock asyncio and
-on casyncio, in two modes (whole suite with casyncio as the default loop;
-CPython's implementation-parametrised classes bound to casyncio), one
+on casyncio, in three modes (whole suite with casyncio as the default loop;
+CPython's implementation-parametrised classes bound to casyncio; the
+modules testing gather & co. again with casyncio.accelerate()), one
 subprocess per module and mode.  Here there is one test per (mode, module),
 failing on stock-passing tests that fail on casyncio and are not listed in
 tests/conformance/expected_failures.py, and on crashes and hangs; and one
 test for the bar (99.5% of the stock-passing tests of the landed
-capabilities, in each mode and in both together).  The summary line of each
+capabilities, in each mode and in all together).  The summary line of each
 mode, and the bar's, are printed at the end of the run, also under
 ``pytest -q``.
 
@@ -51,9 +52,11 @@ pytestmark = [
     pytest.mark.skipif(SETTING == "off", reason="CASYNCIO_CONFORMANCE=off"),
 ]
 
-CASES = [("default", m) for m in MODULES] + [
-    ("parametrised", m) for m in MODULES if m in bindings.MODULES
-]
+CASES = (
+    [("default", m) for m in MODULES]
+    + [("parametrised", m) for m in MODULES if m in bindings.MODULES]
+    + [("accelerated", m) for m in MODULES if m in runner.ACCELERATED_MODULES]
+)
 
 
 @pytest.fixture(scope="module")

@@ -79,6 +79,20 @@ def test_dash_c():
     assert "path0 \n" in cas.stdout
 
 
+def test_accelerate_flag(tmp_path):
+    # --accelerate: asyncio.gather is casyncio's C version in the program,
+    # which otherwise runs as it does without the flag.
+    code = (
+        SCRIPT.replace('print("file", __file__)\n', "")
+        + "import casyncio\nprint('accelerated', casyncio.accelerated())\n"
+    )
+    plain = run_python(["-m", "casyncio", "-c", code, "x"])
+    fast = run_python(["-m", "casyncio", "--accelerate", "-c", code, "x"])
+    assert fast.returncode == plain.returncode == 0, (plain.stderr, fast.stderr)
+    assert "accelerated []" in plain.stdout
+    assert fast.stdout == plain.stdout.replace("accelerated []", "accelerated ['gather']")
+
+
 def test_dash_c_traceback():
     code = "import asyncio\nasyncio.run(asyncio.sleep(0))\n1/0\n"
     plain, cas = both(["-c", code])

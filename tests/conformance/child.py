@@ -266,7 +266,7 @@ def main(argv=None):
     parser.add_argument("--module", required=True)
     parser.add_argument("--impl", choices=("stock", "casyncio"), required=True)
     parser.add_argument(
-        "--mode", choices=("default", "parametrised"), default="default"
+        "--mode", choices=("default", "parametrised", "accelerated"), default="default"
     )
     parser.add_argument("--out", required=True)
     parser.add_argument(
@@ -316,8 +316,10 @@ def main(argv=None):
             future=hasattr(casyncio, "Future"),
         )
         counter = LoopCounter(casyncio)
-        if args.mode == "default":
+        if args.mode in ("default", "accelerated"):
             make_casyncio_default(casyncio)
+        if args.mode == "accelerated":
+            emit(event="accelerated", names=casyncio.accelerate())
 
     name = f"{PACKAGE}.{args.module}"
     try:

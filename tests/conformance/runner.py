@@ -1,6 +1,6 @@
 """Conformance runner: CPython's installed test.test_asyncio against casyncio.
 
-Two modes, each compared with the same tests run on stock asyncio:
+Three modes, each compared with the same tests run on stock asyncio:
 
   default       whole-suite mode: every module of test.test_asyncio, with
                 casyncio made the default (its policy installed, and put in
@@ -11,6 +11,9 @@ Two modes, each compared with the same tests run on stock asyncio:
   parametrised  the classes CPython parametrises by implementation (loop
                 factories, Task/Future classes), subclassed and bound to
                 casyncio by bindings.py; baseline: the stock class subclassed.
+  accelerated   as default, with casyncio.accelerate() called first
+                (asyncio.gather & co. are casyncio's C versions), over the
+                modules that test what it replaces (ACCELERATED_MODULES).
 
 Every (module, implementation, mode) runs in a subprocess of its own
 (child.py) with a time limit per test and per module, so that a crash or a
@@ -22,7 +25,7 @@ stock-passing test that does not pass on casyncio must be listed in
 expected_failures.py with a reason, or the run fails.  A listed test that
 passes is reported, so that the list only shrinks.
 
-    python tests/conformance/runner.py [--mode default|parametrised|both]
+    python tests/conformance/runner.py [--mode default|parametrised|accelerated|all]
         [--modules test_tasks,test_events] [--json out.json] [--python PY]
 
 prints per-module figures and, per mode, the line
@@ -32,7 +35,7 @@ prints per-module figures and, per mode, the line
 
 and exits 1 if a mode has unexpected failures, crashes, hangs, or is below
 the bar (99.5% of stock-passing tests of landed capabilities, in each mode
-and in both together).
+and in all together).
 """
 
 from __future__ import annotations
@@ -56,7 +59,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CHILD = os.path.join(HERE, "child.py")
 
-MODES = ("default", "parametrised")
+MODES = ("default", "parametrised", "accelerated")
+# The modules of test.test_asyncio that test what casyncio.accelerate()
+# replaces, run again in the accelerated mode (test_graph, 3.14+: the call
+# graph through gather()).
+ACCELERATED_MODULES = (
+    "test_graph",
+    "test_locks",
+    "test_pep492",
+    "test_queues",
+    "test_taskgroups",
+    "test_tasks",
+    "test_timeouts",
+    "test_waitfor",
+)
 PASSING = ("pass", "xfail")
 INCIDENTS = ("crash", "hang")
 BAR = 0.995
@@ -418,6 +434,8 @@ class Runner:
                 jobs.append((module, "casyncio", "default"))
             if "parametrised" in modes and module in bindable:
                 jobs.append((module, "casyncio", "parametrised"))
+            if "accelerated" in modes and module in ACCELERATED_MODULES:
+                jobs.append((module, "casyncio", "accelerated"))
 
         def weight(job):
             module = job[0]
@@ -614,11 +632,10 @@ class Report:
         )
 
     def summary_line(self):
-        label = (
-            "whole-suite (default) mode"
-            if self.mode == "default"
-            else ("parametrised mode")
-        )
+        label = {
+            "default": "whole-suite (default) mode",
+            "accelerated": "accelerated mode (casyncio.accelerate())",
+        }.get(self.mode, f"{self.mode} mode")
         return (
             f"conformance: {self.passing} of {self.stock_passing} stock-passing "
             f"tests pass on casyncio ({100 * self.rate:.1f}%), "
@@ -642,7 +659,7 @@ class Report:
 
 
 def _baseline_id(test_id, run):
-    if run.mode == "default":
+    if run.mode != "parametrised":
         return test_id
     module, cls, rest = test_id.split(".", 2)
     stock = run.bindings.get(cls)
@@ -712,7 +729,7 @@ def compare(mode, runs, modules, expectations, version):
                 report.unexpected.append((test_id, outcome, res["text"]))
                 fig.unexpected += 1
         # Stock-passing tests the casyncio run does not have at all.
-        if mode == "default":
+        if mode != "parametrised":
             missing = [t for t in stock.order if t in stock_pass and t not in seen]
         else:
             stock_classes = set(cas.bindings.values())
@@ -765,7 +782,7 @@ def format_report(report, *, verbose_failures=True, limit=None):
         f"  {'module':<26}{'stock-pass':>11}{'casyncio':>10}{'expected':>10}"
         f"{'unexpected':>12}{'crash/hang':>12}"
     )
-    if mode == "default":
+    if mode != "parametrised":
         header += f"{'loops':>8}"
     header += f"{'secs':>8}"
     lines.append(header)
@@ -774,7 +791,7 @@ def format_report(report, *, verbose_failures=True, limit=None):
             f"  {name:<26}{fig.stock_passing:>11}{fig.passing:>10}{fig.expected:>10}"
             f"{fig.unexpected:>12}{fig.incidents:>12}"
         )
-        if mode == "default":
+        if mode != "parametrised":
             line += f"{fig.loops:>8}"
         line += f"{fig.wall:>8.1f}"
         if fig.note:
@@ -827,14 +844,14 @@ class Result:
     @property
     def bar_figures(self):
         """(passing, stock-passing) over the tests of landed capabilities,
-        both modes together."""
+        all modes together."""
         passing = sum(r.passing for r in self.reports.values())
         total = sum(r.landed_total for r in self.reports.values())
         return passing, total
 
     @property
     def bar_rate(self):
-        """The lowest of the rates of each mode and of both together: the bar
+        """The lowest of the rates of each mode and of all together: the bar
         holds for each."""
         passing, total = self.bar_figures
         both = passing / total if total else 1.0
@@ -848,7 +865,7 @@ class Result:
             f"conformance bar: {passing} of {total} stock-passing tests of landed "
             f"capabilities pass on casyncio ({100 * passing / max(total, 1):.1f}%, "
             f"lowest mode {100 * self.bar_rate:.1f}%; bar {100 * BAR:.1f}%: "
-            f"{verdict}) -- Python {self.version}, both modes"
+            f"{verdict}) -- Python {self.version}, all modes"
         )
 
     @property
@@ -1052,7 +1069,10 @@ def main(argv=None):
         description="Run CPython's test.test_asyncio against casyncio.",
     )
     parser.add_argument(
-        "--mode", choices=("default", "parametrised", "both"), default="both"
+        "--mode",
+        choices=(*MODES, "all", "both"),
+        default="all",
+        help="one mode, or all of them (both: an old name for all)",
     )
     parser.add_argument("--modules", help="comma-separated test_asyncio modules")
     parser.add_argument("--python", help="interpreter to test (default: this one)")
@@ -1093,7 +1113,7 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
 
-    modes = MODES if args.mode == "both" else (args.mode,)
+    modes = MODES if args.mode in ("all", "both") else (args.mode,)
     modules = args.modules.split(",") if args.modules else None
 
     def progress(line):

@@ -73,12 +73,12 @@ def entry_point_installed():
     )
 
 
-def run_project(tmp_path, ini, args, expected):
+def run_project(tmp_path, ini, args, expected, tests=TESTS):
     (tmp_path / "pytest.ini").write_text(
         "[pytest]\nasyncio_mode = strict\n"
         "asyncio_default_fixture_loop_scope = function\n" + ini
     )
-    (tmp_path / "test_project.py").write_text(TESTS)
+    (tmp_path / "test_project.py").write_text(tests)
     if not entry_point_installed():
         # Built in place, not installed: load the plugin by name.
         args = ["-p", "casyncio.pytest_plugin", *args]
@@ -109,6 +109,50 @@ def test_project_runs_on_asyncio_without_the_setting(tmp_path):
     r = run_project(tmp_path, "", [], "asyncio")
     assert "4 passed" in r.stdout, r.stdout + r.stderr
     assert "casyncio loops" not in r.stdout
+
+
+ACCEL_TESTS = textwrap.dedent(
+    """
+    import asyncio
+    import os
+
+    import casyncio
+
+    ON = os.environ["EXPECTED_LOOP_MODULE"] == "accelerated"
+
+
+    def test_gather_is_accelerated_or_not():
+        assert (asyncio.gather is casyncio._core.gather) == ON
+        assert ("gather" in casyncio.accelerated()) == ON
+
+
+    def test_gather_works_either_way():
+        async def one(x):
+            return x
+
+        async def main():
+            return await asyncio.gather(one(1), one(2))
+
+        assert asyncio.run(main()) == [1, 2]
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "ini, args",
+    [("casyncio_accelerate = true\n", []), ("", ["--casyncio-accelerate"])],
+    ids=["ini", "flag"],
+)
+def test_accelerate_setting(tmp_path, ini, args):
+    r = run_project(tmp_path, ini, args, "accelerated", tests=ACCEL_TESTS)
+    assert "2 passed" in r.stdout, r.stdout + r.stderr
+    assert "accelerated: gather" in r.stdout
+
+
+def test_not_accelerated_without_the_setting(tmp_path):
+    r = run_project(tmp_path, "", [], "stock", tests=ACCEL_TESTS)
+    assert "2 passed" in r.stdout, r.stdout + r.stderr
+    assert "accelerated:" not in r.stdout
 
 
 HOOK_CONFTEST = textwrap.dedent(
