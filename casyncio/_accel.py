@@ -10,22 +10,60 @@ modules look these names up at each call (``tasks.gather`` in
 that calls ``asyncio.gather``.  A name bound before (``from asyncio import
 gather`` at import time) keeps asyncio's.
 
-What is accelerated so far: ``gather``.
+What is accelerated so far: ``gather``; ``timeout`` and ``timeout_at``
+(whose Timeout reports ``asyncio.Timeout`` as its class; 3.12+'s
+``wait_for`` uses them too); the classes ``Lock``, ``Event``,
+``Semaphore`` and ``BoundedSemaphore`` (asyncio's Condition, Queue and
+Barrier, which make them through ``asyncio.locks``, get the C ones).  The C
+timeouts and locks follow asyncio as of 3.11.7 and 3.12.1: on 3.11.0-3.11.6
+and 3.12.0, whose versions differ in their details, those names stay
+asyncio's.
 """
 
 import asyncio  # noqa: F401  (asyncio and asyncio.tasks are in sys.modules)
+import asyncio.locks  # noqa: F401
+import asyncio.queues  # noqa: F401
 import asyncio.tasks  # noqa: F401
+import asyncio.timeouts  # noqa: F401
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
 from . import _core
 
 # name -> (the modules that hold it, casyncio's version)
-_NAMES: dict[str, tuple[tuple[str, ...], Callable[..., Any]]] = {
+_NAMES: dict[str, tuple[tuple[str, ...], Any]] = {
     "gather": (("asyncio", "asyncio.tasks"), _core.gather),
 }
+if sys.version_info >= (3, 12, 1) or (3, 11, 7) <= sys.version_info < (3, 12):
+    _NAMES["timeout"] = (("asyncio", "asyncio.timeouts"), _core.timeout)
+    _NAMES["timeout_at"] = (("asyncio", "asyncio.timeouts"), _core.timeout_at)
+    _classes: list[tuple[str, type]] = [
+        ("asyncio.locks", cls)
+        for cls in (_core.Lock, _core.Event, _core.Semaphore, _core.BoundedSemaphore)
+    ] + [
+        ("asyncio.queues", cls)
+        for cls in (_core.Queue, _core.LifoQueue, _core.PriorityQueue)
+    ]
+    for _module, _cls in _classes:
+        _NAMES[_cls.__name__] = (("asyncio", _module), _cls)
+
+
+async def _cm_aenter(self: Any) -> None:
+    """__aenter__ of a subclass of the C Lock or Semaphore that overrides
+    acquire(): asyncio's _ContextManagerMixin.__aenter__."""
+    await self.acquire()
+
+
+async def _queue_join(self: Any) -> None:
+    """The C Queue's join(), asyncio's (it runs once per join: not hot)."""
+    if self._unfinished_tasks > 0:
+        await self._finished.wait()
+
+
+_core._set_helper("cm_aenter", _cm_aenter)
+_core._set_helper("queue_join", _queue_join)
 
 # (module, name) -> asyncio's object, for decelerate()
 _saved: dict[tuple[str, str], Any] = {}

@@ -6,6 +6,7 @@
 #include "future.h"
 #include "handle.h"
 #include "loop.h"
+#include "prims.h"
 #include "sockets.h"
 #include "server.h"
 #include "state.h"
@@ -46,6 +47,7 @@ ca_get_class(PyObject *obj, ca_state *st)
               : tp == st->TimerHandleType      ? st->AsyncioTimerHandle
               : tp == st->ThreadSafeHandleType ? st->AsyncioThreadSafeHandle
               : tp == st->GatheringFutureType  ? st->AsyncioGatheringFuture
+              : tp == st->TimeoutType          ? st->AsyncioTimeout
                                                : cls;
     }
     return Py_NewRef(cls);
@@ -168,6 +170,15 @@ module_cache_asyncio(ca_state *st)
 #endif
         {&st->get_event_loop, "asyncio.events", "get_event_loop"},
         {&st->AsyncioGatheringFuture, "asyncio.tasks", "_GatheringFuture"},
+        {&st->AsyncioTimeout, "asyncio.timeouts", "Timeout"},
+        {&st->deque_type, "collections", "deque"},
+        {&st->QueueEmpty, "asyncio.queues", "QueueEmpty"},
+        {&st->QueueFull, "asyncio.queues", "QueueFull"},
+#if PY_VERSION_HEX >= 0x030D0000
+        {&st->QueueShutDown, "asyncio.queues", "QueueShutDown"},
+#endif
+        {&st->heappush, "heapq", "heappush"},
+        {&st->heappop, "heapq", "heappop"},
         {&st->get_running_loop, "asyncio.events", "_get_running_loop"},
 #if PY_VERSION_HEX >= 0x030C0000
         {&st->ensure_future, "asyncio.tasks", "ensure_future"},
@@ -362,7 +373,25 @@ module_intern_strings(ca_state *st)
         || module_intern(&st->str_sendto, "sendto") < 0
         || module_intern(&st->str_connect, "connect") < 0
         || module_intern(&st->str_accept, "accept") < 0
-        || module_intern(&st->str_setblocking, "setblocking") < 0) {
+        || module_intern(&st->str_setblocking, "setblocking") < 0
+        || module_intern(&st->str_call_at, "call_at") < 0
+        || module_intern(&st->str_cancelling, "cancelling") < 0
+        || module_intern(&st->str_uncancel, "uncancel") < 0
+        || module_intern(&st->str_on_timeout, "_on_timeout") < 0
+        || module_intern(&st->str_reschedule, "reschedule") < 0
+        || module_intern(&st->str_popleft, "popleft") < 0
+        || module_intern(&st->str_pop, "pop") < 0
+        || module_intern(&st->str_put_, "_put") < 0
+        || module_intern(&st->str_init_, "_init") < 0
+        || module_intern(&st->str_create_future, "create_future") < 0
+        || module_intern(&st->str_append, "append") < 0
+        || module_intern(&st->str_remove, "remove") < 0
+        || module_intern(&st->str_done, "done") < 0
+        || module_intern(&st->str_cancelled, "cancelled") < 0
+        || module_intern(&st->str_set_result, "set_result") < 0
+        || module_intern(&st->str_locked, "locked") < 0
+        || module_intern(&st->str_acquire, "acquire") < 0
+        || module_intern(&st->str_release, "release") < 0) {
         return -1;
     }
     if (module_intern(&st->str_Task, "Task") < 0
@@ -399,6 +428,20 @@ module_add_type(PyObject *mod, PyType_Spec *spec, PyObject *base,
     return PyModule_AddType(mod, *slot);
 }
 
+/* Messages that name a type by its tp_name ("object Lock can't be used in
+ * 'await' expression") name it alone, as asyncio's Python classes are
+ * named; __module__ and __qualname__ keep the full name.  The short name
+ * points into the spec's static string. */
+static int
+module_name_alone(PyTypeObject *tp)
+{
+    const char *dot = strrchr(tp->tp_name, '.');
+    if (dot != NULL) {
+        tp->tp_name = dot + 1;
+    }
+    return 0;
+}
+
 static int
 module_exec(PyObject *mod)
 {
@@ -419,6 +462,22 @@ module_exec(PyObject *mod)
         || module_add_type(mod, &ca_taskstep_spec, NULL, &st->TaskStepType) < 0
         || module_add_type(mod, &ca_taskref_spec, NULL, &st->TaskRefType) < 0
         || module_add_type(mod, &ca_sockop_spec, NULL, &st->SockOpType) < 0
+        || module_add_type(mod, &ca_oneshot_spec, NULL, &st->OneShotType) < 0
+        || module_add_type(mod, &ca_timeout_spec, NULL, &st->TimeoutType) < 0
+        || module_add_type(mod, &ca_waitop_spec, NULL, &st->WaitOpType) < 0
+        || module_add_type(mod, &ca_lock_spec, NULL, &st->LockType) < 0
+        || module_add_type(mod, &ca_event_spec, NULL, &st->EventType) < 0
+        || module_add_type(mod, &ca_semaphore_spec, NULL, &st->SemaphoreType) < 0
+        || module_add_type(mod, &ca_boundedsemaphore_spec, (PyObject *)st->SemaphoreType,
+                           &st->BoundedSemaphoreType) < 0
+        || module_add_type(mod, &ca_queue_spec, NULL, &st->QueueType) < 0
+        || module_add_type(mod, &ca_lifoqueue_spec, (PyObject *)st->QueueType,
+                           &st->LifoQueueType) < 0
+        || module_add_type(mod, &ca_priorityqueue_spec, (PyObject *)st->QueueType,
+                           &st->PriorityQueueType) < 0
+        || module_name_alone(st->LockType) < 0 || module_name_alone(st->EventType) < 0
+        || module_name_alone(st->SemaphoreType) < 0
+        || module_name_alone(st->BoundedSemaphoreType) < 0
         || ca_stream_types_init(mod, st) < 0
         || ca_pipe_types_init(mod) < 0
         || ca_server_types_init(mod, st) < 0
@@ -477,6 +536,15 @@ module_exec(PyObject *mod)
     X(ensure_future) X(gather_get_event_loop) X(get_running_loop)              \
     X(str_current_task) X(str_add_awaited_by) X(str_discard_awaited_by)       \
     X(kwnames_msg) X(str_create_task)                                          \
+    X(OneShotType) X(TimeoutType) X(AsyncioTimeout) X(str_call_at)             \
+    X(str_cancelling) X(str_uncancel) X(str_on_timeout) X(str_reschedule)      \
+    X(WaitOpType) X(LockType) X(EventType) X(SemaphoreType)                    \
+    X(BoundedSemaphoreType) X(deque_type) X(helpers[0]) X(helpers[1])          \
+    X(QueueType) X(LifoQueueType) X(PriorityQueueType) X(QueueEmpty)           \
+    X(QueueFull) X(QueueShutDown) X(heappush) X(heappop) X(str_popleft)        \
+    X(str_pop) X(str_put_) X(str_init_)                                        \
+    X(str_create_future)    X(str_append)    X(str_remove)    X(str_done)    X(str_cancelled)    \
+    X(str_set_result)    X(str_locked)    X(str_acquire)    X(str_release)    \
     X(BufferedProtocol) X(set_result_unless_cancelled) X(str_data_received)    \
     X(str_get_buffer) X(str_buffer_updated) X(str_eof_received)                \
     X(str_peername) X(SocketType) X(str_recv) X(str_recv_into) X(str_send)     \
@@ -561,6 +629,20 @@ static PyMethodDef module_methods[] = {
      "gather($module, /, *coros_or_futures, return_exceptions=False)\n--\n\n"
      "asyncio.gather() in C: a future aggregating the results of the given\n"
      "coroutines and futures (see asyncio.gather)."},
+    {"_set_helper", (PyCFunction)(void (*)(void))ca_set_helper, METH_FASTCALL,
+     "_set_helper($module, name, fn, /)\n--\n\n"
+     "Give the C primitives a Python coroutine function they call (set by\n"
+     "casyncio._accel): 'cm_aenter', a lock subclass's __aenter__ when it\n"
+     "overrides acquire(); 'queue_join', Queue.join()."},
+    {"timeout", (PyCFunction)(void (*)(void))ca_timeout, METH_FASTCALL | METH_KEYWORDS,
+     "timeout($module, /, delay)\n--\n\n"
+     "asyncio.timeout() in C: a Timeout with the deadline `delay` seconds\n"
+     "from now by the running loop's clock, or none if delay is None."},
+    {"timeout_at", (PyCFunction)(void (*)(void))ca_timeout_at,
+     METH_FASTCALL | METH_KEYWORDS,
+     "timeout_at($module, /, when)\n--\n\n"
+     "asyncio.timeout_at() in C: a Timeout with the deadline `when` (the\n"
+     "running loop's clock), or none if when is None."},
 #if PY_VERSION_HEX >= 0x030C0000
     {"eager_task_factory", (PyCFunction)(void (*)(void))ca_task_eager_factory,
      METH_FASTCALL | METH_KEYWORDS, CA_EAGER_TASK_FACTORY_DOC},

@@ -37,6 +37,7 @@
 #include "future.h"
 #include "io.h"
 #include "loop.h"
+#include "prims.h"
 #include "sockets.h"
 #include "recv.h"
 
@@ -720,31 +721,13 @@ sockop_am_send(SockOpObj *op, PyObject *arg, PyObject **result)
     }
 }
 
-/* send()'s and __next__'s protocol: a return value travels in StopIteration
- * (made by hand: a tuple result must not become its arguments). */
+/* send()'s and __next__'s protocol (ca_send_as_iter). */
 static PyObject *
 sockop_send_as_iter(SockOpObj *op, PyObject *arg)
 {
     PyObject *result;
-    switch (sockop_am_send(op, arg, &result)) {
-    case PYGEN_NEXT:
-        return result;
-    case PYGEN_RETURN:
-        if (result == Py_None) {
-            PyErr_SetNone(PyExc_StopIteration);
-        }
-        else {
-            PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, result);
-            if (stop != NULL) {
-                PyErr_SetObject(PyExc_StopIteration, stop);
-                Py_DECREF(stop);
-            }
-        }
-        Py_DECREF(result);
-        return NULL;
-    default:
-        return NULL;
-    }
+    PySendResult r = sockop_am_send(op, arg, &result);
+    return ca_send_as_iter(r, result, 0);
 }
 
 static PyObject *

@@ -46,6 +46,9 @@ typedef enum {
 #define CA_FREELISTS 0
 #endif
 
+/* The Python helpers of the C primitives (ca_call_helper, prims.h). */
+enum { CA_HELPER_CM_AENTER = 0, CA_HELPER_QUEUE_JOIN, CA_HELPERS };
+
 typedef struct {
     PyTypeObject *LoopType;
     PyTypeObject *HandleType;
@@ -61,6 +64,27 @@ typedef struct {
     PyTypeObject *AccepterType;
     PyTypeObject *GatheringFutureType; /* gather.c */
     PyTypeObject *GatherCallbackType;
+    PyTypeObject *OneShotType;        /* oneshot.c */
+    PyTypeObject *TimeoutType;        /* timeout.c */
+    PyTypeObject *WaitOpType;         /* waitop.c */
+    PyTypeObject *LockType;           /* locks.c */
+    PyTypeObject *EventType;
+    PyTypeObject *SemaphoreType;
+    PyTypeObject *BoundedSemaphoreType;
+    PyObject *deque_type;             /* collections.deque */
+    PyObject *helpers[CA_HELPERS];    /* _accel's coroutine functions, or NULL */
+    PyTypeObject *QueueType;          /* queues.c */
+    PyTypeObject *LifoQueueType;
+    PyTypeObject *PriorityQueueType;
+    PyObject *QueueEmpty;             /* asyncio.queues' exceptions */
+    PyObject *QueueFull;
+    PyObject *QueueShutDown;          /* 3.13+, else NULL */
+    PyObject *heappush;               /* heapq's */
+    PyObject *heappop;
+    PyObject *str_popleft;
+    PyObject *str_pop;
+    PyObject *str_put_;               /* "_put" */
+    PyObject *str_init_;              /* "_init" */
 
     /* asyncio helpers, looked up at import. */
     PyObject *format_callback_source; /* format_helpers._format_callback_source */
@@ -78,6 +102,7 @@ typedef struct {
     PyObject *AsyncioTimerHandle;     /* asyncio.events.TimerHandle */
     PyObject *AsyncioThreadSafeHandle; /* 3.14+: events._ThreadSafeHandle */
     PyObject *AsyncioGatheringFuture; /* tasks._GatheringFuture */
+    PyObject *AsyncioTimeout;         /* timeouts.Timeout */
     /* What gather() calls (gather.c). */
     PyObject *ensure_future;          /* tasks.ensure_future (3.11: _ensure_future) */
     PyObject *gather_get_event_loop;  /* events.get_event_loop (3.11: _get_event_loop) */
@@ -165,6 +190,20 @@ typedef struct {
     PyObject *str_connect;
     PyObject *str_accept;
     PyObject *str_setblocking;
+    PyObject *str_call_at;            /* Timeout (timeout.c) */
+    PyObject *str_cancelling;
+    PyObject *str_uncancel;
+    PyObject *str_on_timeout;         /* "_on_timeout" */
+    PyObject *str_reschedule;
+    PyObject *str_create_future;           /* the locks (locks.c) */
+    PyObject *str_append;
+    PyObject *str_remove;
+    PyObject *str_done;
+    PyObject *str_cancelled;
+    PyObject *str_set_result;
+    PyObject *str_locked;
+    PyObject *str_acquire;
+    PyObject *str_release;
     /* Stream transports (stream.c), filled by ca_stream_types_init. */
     PyObject *TransportSocket;        /* trsock.TransportSocket */
     PyObject *SocketType;             /* socket.socket (ca_is_socket_subclass) */

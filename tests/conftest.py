@@ -46,6 +46,34 @@ def impl(request):
     return request.param
 
 
+@pytest.fixture(params=["stock", "accelerated"])
+def accel(request):
+    """asyncio's own primitives ("stock") or casyncio's C versions bound in
+    their place by casyncio.accelerate() for the test ("accelerated")."""
+    import casyncio
+
+    if request.param == "accelerated":
+        assert casyncio.accelerate() == casyncio.accelerated()
+        yield request.param
+        casyncio.decelerate()
+        assert casyncio.accelerated() == []
+    else:
+        assert casyncio.accelerated() == []
+        yield request.param
+
+
+def accelerated_with(accel, name):
+    """For the fixtures of one primitive's tests: accel, checked to include
+    (when "accelerated") the name `name`; skips where this Python's asyncio
+    is older than the C versions' model (casyncio._accel says which)."""
+    import casyncio
+
+    if accel == "accelerated" and name not in casyncio.accelerated():
+        pytest.skip(f"this Python's asyncio predates the C {name}'s model")
+    assert (name in casyncio.accelerated()) == (accel == "accelerated")
+    return accel
+
+
 @pytest.fixture
 def new_loop(impl):
     """A factory of fresh loops of the implementation under test."""

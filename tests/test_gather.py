@@ -12,22 +12,16 @@ import gc
 import sys
 
 import pytest
-from test_leaks import BATCH, run_batches, batches
+from conftest import accelerated_with
+from test_leaks import BATCH, batches, run_batches
 
 import casyncio
 
 
-@pytest.fixture(params=["stock", "accelerated"])
-def gather(request):
-    if request.param == "accelerated":
-        assert casyncio.accelerate() == casyncio.accelerated()
-        assert "gather" in casyncio.accelerated()
-        yield request.param
-        casyncio.decelerate()
-        assert casyncio.accelerated() == []
-    else:
-        assert "gather" not in casyncio.accelerated()
-        yield request.param
+@pytest.fixture
+def gather(accel):
+    """accel (conftest), with gather among the names accelerated."""
+    return accelerated_with(accel, "gather")
 
 
 async def value(x, delay=0):
@@ -90,7 +84,9 @@ def test_return_exceptions_collects_errors_and_cancellations(gather, run):
         task.cancel("why")
         fut.cancel("because")
         results = await outer
-        names = [type(r).__name__ if isinstance(r, BaseException) else r for r in results]
+        names = [
+            type(r).__name__ if isinstance(r, BaseException) else r for r in results
+        ]
         return names, [r.args for r in results[2:]]
 
     names, args = run(main())
@@ -216,7 +212,8 @@ def test_children_of_other_future_types(gather, run):
 def test_bad_arguments(gather, run):
     async def main():
         with pytest.raises(
-            TypeError, match="An asyncio.Future, a coroutine or an awaitable is required"
+            TypeError,
+            match="An asyncio.Future, a coroutine or an awaitable is required",
         ):
             asyncio.gather(value(1), 42)
         coro = value(2)
@@ -308,7 +305,9 @@ def test_cancellation_at_every_await_point(gather, run, point):
         with pytest.raises(asyncio.CancelledError):
             await task
         outcome = await asyncio.gather(*children, return_exceptions=True)
-        return [type(r).__name__ if isinstance(r, BaseException) else r for r in outcome]
+        return [
+            type(r).__name__ if isinstance(r, BaseException) else r for r in outcome
+        ]
 
     expected = [0, 1, 2] if point == 0 else ["CancelledError"] * 3
     assert run(main()) == expected

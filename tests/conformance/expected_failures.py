@@ -77,6 +77,7 @@ EXPECTED_FAILURES = {
     "3.12+": {},
     "3.13": {},
     "3.14+": {
+        "accelerated:test_graph.TestCallStack*.test_stack_as_completed*": "accelerated mode only: as_completed() waits in its Queue's get(), and the awaiting task's stack that asyncio.graph captures lists the coroutine frames along cr_await; the C Queue.get() has no Python frame, so the stack lacks its 'a get' line (the rest, and the awaited-by edge of gh-156523 these tests are about, is as asyncio's)",
         "test_graph.TestCallStackC.test_stack_future": "its tasks await an _asyncio.Future (the test's asyncio.Future()), and _asyncio records only its own Task as a waiter of its Future (future_add_to_awaited_by is a no-op for any other), so the edge from a casyncio task to it cannot be kept",
         "test_ssl.TestSSL.test_remote_shutdown_receives_trailing_data_on_slow_socket": {
             "reason": "reaches into asyncio's selector transport: reads its _read_ready_cb and replaces its _sock with a Python wrapper whose send() fakes a full buffer; casyncio's C transport has neither, so the faked write never happens and the test's server waits for data until it times out",
