@@ -5,7 +5,7 @@ import asyncio.transports
 import contextvars
 import socket
 import sys
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from typing import Any, Generic, Self, TypeVar, TypeVarTuple, Unpack, final
 
 from _typeshed import ReadableBuffer, WriteableBuffer
@@ -364,6 +364,27 @@ def gather(
     *coros_or_futures: Any, return_exceptions: bool = False
 ) -> Future[list[Any]]: ...
 
+# asyncio.shield and asyncio.wait in C (casyncio.accelerate() binds them in
+# asyncio and asyncio.tasks).
+def shield(arg: Any) -> Future[Any]: ...
+def wait(
+    fs: Iterable[Any],
+    *,
+    timeout: float | None = None,
+    return_when: str = "ALL_COMPLETED",
+) -> WaitOp: ...
+
+if sys.version_info >= (3, 12):
+    def wait_for(fut: Any, timeout: float | None) -> WaitOp: ...
+
+# asyncio.TaskGroup's per-task methods in C: a base of
+# casyncio._accel.TaskGroup, with asyncio's own TaskGroup.
+class _TaskGroupMethods:
+    def create_task(self, coro: Any, /, *args: Any, **kwargs: Any) -> Any: ...
+    def _on_task_done(self, task: Any, /) -> None: ...
+
+def _set_flag(name: str, value: int, /) -> None: ...
+
 # asyncio.timeout / timeout_at in C (casyncio.accelerate() binds them in
 # asyncio and asyncio.timeouts); the Timeout reports asyncio.Timeout as its
 # __class__.
@@ -390,9 +411,7 @@ class Timeout:
     @property
     def _state(self) -> Any: ...
 
-def _set_helper(
-    name: str, fn: Callable[[Any], Coroutine[Any, Any, None]], /
-) -> None: ...
+def _set_helper(name: str, fn: Callable[..., Coroutine[Any, Any, Any]], /) -> None: ...
 
 # asyncio's locks in C (casyncio.accelerate() binds them in asyncio and
 # asyncio.locks).
@@ -440,6 +459,25 @@ class Semaphore:
 class BoundedSemaphore(Semaphore):
     _bound_value: int
 
+@disjoint_base
+class Condition:
+    _loop: asyncio.AbstractEventLoop | None
+    _waiters: Any
+    _lock: Any
+    def _get_loop(self) -> asyncio.AbstractEventLoop: ...
+    def __init__(self, lock: Any = None) -> None: ...
+    # the lock's own methods, set on the instance as asyncio's are
+    locked: Callable[[], bool]
+    acquire: Callable[[], Any]
+    release: Callable[[], None]
+    def wait(self) -> WaitOp: ...
+    def wait_for(self, predicate: Callable[[], _T], /) -> WaitOp: ...
+    def notify(self, n: int = 1) -> None: ...
+    def notify_all(self) -> None: ...
+    def _notify(self, n: int, /) -> None: ...
+    def __aenter__(self) -> WaitOp: ...
+    def __aexit__(self, exc_type: Any, exc: Any, tb: Any, /) -> OneShot: ...
+
 # asyncio's queues in C (casyncio.accelerate() binds them in asyncio and
 # asyncio.queues).
 @disjoint_base
@@ -484,6 +522,10 @@ class WaitOp(Coroutine[Any, Any, Any]):
 
     __name__: str
     __qualname__: str
+    @property
+    def cr_await(self) -> Any: ...
+    @property
+    def cr_frame(self) -> None: ...
     def __await__(self) -> Generator[Any, None, Any]: ...
     def send(self, value: None, /) -> Any: ...
     def throw(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any: ...  # type: ignore[override]

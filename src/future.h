@@ -183,6 +183,19 @@ int ca_task_is_wakeup_of(PyObject *fn, PyObject *task);
  * function. */
 PyObject *ca_gather(PyObject *module, PyObject *const *args, Py_ssize_t nargsf,
                     PyObject *kwnames);
+/* shield.c: asyncio.shield(arg), a module function; its callbacks' type. */
+PyObject *ca_shield(PyObject *module, PyObject *const *args, Py_ssize_t nargsf,
+                    PyObject *kwnames);
+extern PyType_Spec ca_shieldcb_spec;
+#if PY_VERSION_HEX >= 0x030E0000
+/* futures.future_add_to_awaited_by(fut, waiter) (add) or its discard twin,
+ * looked up in asyncio.futures at each call as asyncio does; in C when it
+ * is casyncio's own. */
+int ca_awaited_by_edge(ca_state *st, PyObject *fut, PyObject *waiter, int add);
+#endif
+/* asyncio.ensure_future(arg, loop=loop) (loop NULL: none given), in C for
+ * casyncio's own futures and for exact coroutines when the loop is known. */
+PyObject *ca_ensure_future(ca_state *st, PyObject *arg, PyObject *loop);
 /* Makes _GatheringFuture (on Future) and gather's callback type. */
 int ca_gather_types_init(PyObject *mod, ca_state *st);
 

@@ -149,8 +149,8 @@ gather_lookup(PyObject *dict, PyObject *name, const char *module)
 
 /* futures.future_add_to_awaited_by(fut, waiter) (add) or its discard twin:
  * in C when it is casyncio's own (as _compat installs it). */
-static int
-gather_edge(ca_state *st, PyObject *fut, PyObject *waiter, int add)
+int
+ca_awaited_by_edge(ca_state *st, PyObject *fut, PyObject *waiter, int add)
 {
     PyObject *fn = gather_lookup(st->futures_dict,
                                  add ? st->str_add_awaited_by : st->str_discard_awaited_by,
@@ -188,7 +188,7 @@ gather_discard_edges(GatherCbObj *cb)
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(cb->children); i++) {
         PyObject *child = Py_NewRef(PyList_GET_ITEM(cb->children, i));
-        int rc = gather_edge(cb->state, child, cb->cur_task, 0);
+        int rc = ca_awaited_by_edge(cb->state, child, cb->cur_task, 0);
         Py_DECREF(child);
         if (rc < 0) {
             return -1;
@@ -272,7 +272,7 @@ gather_child_done(GatherCbObj *cb, PyObject *fut)
     ca_state *st = cb->state;
     cb->nfinished++;
 #if PY_VERSION_HEX >= 0x030E0000
-    if (cb->cur_task != NULL && gather_edge(st, fut, cb->cur_task, 0) < 0) {
+    if (cb->cur_task != NULL && ca_awaited_by_edge(st, fut, cb->cur_task, 0) < 0) {
         return -1;
     }
 #endif
@@ -549,8 +549,8 @@ gathering_new(ca_state *st, PyObject *loop, PyObject *children)
 
 /* asyncio.ensure_future(arg, loop=loop) (loop NULL: none given), in C for
  * our own futures and for exact coroutines when the loop is known. */
-static PyObject *
-gather_ensure_future(ca_state *st, PyObject *arg, PyObject *loop)
+PyObject *
+ca_ensure_future(ca_state *st, PyObject *arg, PyObject *loop)
 {
     if (ca_future_is_own(st, arg)
         && (loop == NULL || loop == ((FutureObj *)arg)->loop)) {
@@ -624,7 +624,7 @@ gather_watch(GatherCbObj *cb, PyObject *fut)
 {
     ca_state *st = cb->state;
 #if PY_VERSION_HEX >= 0x030E0000
-    if (cb->cur_task != NULL && gather_edge(st, fut, cb->cur_task, 1) < 0) {
+    if (cb->cur_task != NULL && ca_awaited_by_edge(st, fut, cb->cur_task, 1) < 0) {
         return -1;
     }
 #endif
@@ -726,7 +726,7 @@ gather_add(GatherCbObj *cb, PyObject *arg_to_fut, PyObject *done_futs,
     if (PyErr_Occurred()) {
         return -1;
     }
-    fut = gather_ensure_future(st, arg, *loop);
+    fut = ca_ensure_future(st, arg, *loop);
     if (fut == NULL) {
         return -1;
     }

@@ -27,6 +27,7 @@ typedef struct {
     PyObject *waiters;        /* _waiters: a deque (or what was assigned), NULL for None */
     Py_ssize_t value;
     Py_ssize_t bound;         /* BoundedSemaphore's _bound_value */
+    PyObject *lock;           /* Condition's _lock, or NULL */
     PyObject *dict;
     PyObject *weakreflist;
 } PrimObj;
@@ -193,8 +194,8 @@ prim_wait_new(PrimObj *p, WaitOpObj *op)
 
 /* An exception raised while `exc` (stolen, may be NULL) was on its way
  * out replaces it, with exc as its __context__, as in a `finally`. */
-static PyObject *
-chain_over(PyObject *exc)
+PyObject *
+ca_chain_over(PyObject *exc)
 {
     PyObject *newer = ca_err_fetch();
     if (exc != NULL && newer != NULL && newer != exc) {
@@ -208,8 +209,8 @@ chain_over(PyObject *exc)
 
 /* The await of the future: NULL when it has a result, else the
  * exception (exc if one was thrown in; the future's otherwise). */
-static PyObject *
-wait_outcome(WaitOpObj *op, PyObject *exc)
+PyObject *
+ca_waitop_outcome(WaitOpObj *op, PyObject *exc)
 {
     if (exc != NULL) {
         return exc;
@@ -227,7 +228,7 @@ static PyObject *
 wait_remove(PrimObj *p, WaitOpObj *op, PyObject *exc)
 {
     if (waiters_call(p, p->state->str_remove, op->fut) < 0) {
-        exc = chain_over(exc);
+        exc = ca_chain_over(exc);
     }
     return exc;
 }
@@ -332,9 +333,9 @@ static PySendResult
 lock_acquire_resume(WaitOpObj *op, PyObject *exc, PyObject **result)
 {
     PrimObj *p = PRIM(op->self);
-    exc = wait_remove(p, op, wait_outcome(op, exc));
+    exc = wait_remove(p, op, ca_waitop_outcome(op, exc));
     if (is_cancelled_error(p->state, exc) && !p->value && lock_wake_up_first(p) < 0) {
-        exc = chain_over(exc);
+        exc = ca_chain_over(exc);
     }
     if (exc == NULL) {
         p->value = 1;
@@ -456,13 +457,13 @@ sem_acquire_resume(WaitOpObj *op, PyObject *exc, PyObject **result)
 {
     PrimObj *p = PRIM(op->self);
     ca_state *st = p->state;
-    exc = wait_remove(p, op, wait_outcome(op, exc));
+    exc = wait_remove(p, op, ca_waitop_outcome(op, exc));
     if (is_cancelled_error(st, exc)) {
         /* woken (our future holds True) but not acquiring: give it back */
         int done = ca_fut_test(st, op->fut, 0);
         int cancelled = done > 0 ? ca_fut_test(st, op->fut, 1) : 0;
         if (done < 0 || cancelled < 0) {
-            exc = chain_over(exc);
+            exc = ca_chain_over(exc);
         }
         else if (done && !cancelled) {
             p->value++;
@@ -472,7 +473,7 @@ sem_acquire_resume(WaitOpObj *op, PyObject *exc, PyObject **result)
     while (p->value > 0) {
         int r = sem_wake_up_next(p);
         if (r < 0) {
-            exc = chain_over(exc);
+            exc = ca_chain_over(exc);
             break;
         }
         if (r == 0) {
@@ -598,7 +599,7 @@ static PySendResult
 event_wait_resume(WaitOpObj *op, PyObject *exc, PyObject **result)
 {
     PrimObj *p = PRIM(op->self);
-    exc = wait_remove(p, op, wait_outcome(op, exc));
+    exc = wait_remove(p, op, ca_waitop_outcome(op, exc));
     return wait_finish(exc, Py_True, result);
 }
 
@@ -615,6 +616,400 @@ static PyObject *
 event_repr(PrimObj *p)
 {
     return prim_repr(p, PyUnicode_FromString(p->value ? "set" : "unset"));
+}
+
+/* ---- Condition ---- */
+
+static PyObject *cm_aexit(PrimObj *p, PyObject *const *args, Py_ssize_t nargs);
+static int init_optional(const char *name, const char *argname, PyObject *args,
+                         PyObject *kwargs, PyObject **v);
+
+/* asyncio's Condition keeps its lock's locked, acquire and release as
+ * instance attributes (`self.acquire = lock.acquire`); they are called the
+ * same way here: self.<name>(). */
+static PyObject *
+cond_call(PrimObj *p, PyObject *name)
+{
+    return PyObject_CallMethodNoArgs((PyObject *)p, name);
+}
+
+/* `if not self.locked(): raise RuntimeError(...)`: 0 or -1. */
+static int
+cond_check_locked(PrimObj *p, const char *msg)
+{
+    PyObject *res = cond_call(p, p->state->str_locked);
+    int r = res ? PyObject_IsTrue(res) : -1;
+    Py_XDECREF(res);
+    if (r == 0) {
+        PyErr_SetString(PyExc_RuntimeError, msg);
+    }
+    return r > 0 ? 0 : -1;
+}
+
+/* asyncio's Condition._notify(n): the first n waiters not done get False. */
+static int
+cond_notify_n(PrimObj *p, PyObject *n)
+{
+    if (p->waiters == NULL) {
+        return 0;
+    }
+    PyObject *it = PyObject_GetIter(p->waiters);
+    if (it == NULL) {
+        return -1;
+    }
+    Py_ssize_t idx = 0;
+    PyObject *fut;
+    int rc = 0;
+    while ((fut = PyIter_Next(it)) != NULL) {
+        PyObject *i = PyLong_FromSsize_t(idx);
+        int enough = i ? PyObject_RichCompareBool(i, n, Py_GE) : -1;
+        Py_XDECREF(i);
+        int done = enough == 0 ? ca_fut_test(p->state, fut, 0) : 0;
+        if (enough == 0 && done == 0) {
+            idx++;
+            if (ca_fut_set(p->state, fut, Py_False) < 0) {
+                done = -1;
+            }
+        }
+        Py_DECREF(fut);
+        if (enough != 0 || done < 0) {
+            rc = enough < 0 || done < 0 ? -1 : 0;
+            break;
+        }
+    }
+    Py_DECREF(it);
+    return rc < 0 || PyErr_Occurred() ? -1 : 0;
+}
+
+/* self._notify(n) as asyncio's wait() and notify() call it: a subclass's
+ * own _notify, or ours. */
+static int
+cond_notify_call(PrimObj *p, PyObject *n)
+{
+    if (Py_IS_TYPE(p, p->state->ConditionType)) {
+        return cond_notify_n(p, n);
+    }
+    PyObject *res = PyObject_CallMethod((PyObject *)p, "_notify", "O", n);
+    Py_XDECREF(res);
+    return res ? 0 : -1;
+}
+
+/* Condition.wait() (3.11.7, 3.12.1: asyncio's older wait, without
+ * _notify; else the one with it).  Steps: 1 waiting for the future,
+ * 2 re-acquiring the lock.  keep[0]: the outcome of the wait (NULL for
+ * True, else its exception); keep[1]: the last CancelledError of the
+ * re-acquiring. */
+enum { CW_WAITING = 1, CW_REACQUIRING };
+
+/* The re-acquiring: `await self.acquire()` next. */
+static PySendResult
+cond_reacquire(WaitOpObj *op)
+{
+    PrimObj *p = PRIM(op->self);
+    op->step = CW_REACQUIRING;
+    Py_CLEAR(op->fut);
+    return ca_waitop_delegate_new(op, cond_call(p, p->state->str_acquire));
+}
+
+/* The end of wait() with `exc` (stolen; NULL: return True): with asyncio's
+ * newer wait, a failing one notifies another waiter in its place. */
+static PySendResult
+cond_wait_end(WaitOpObj *op, PyObject *exc, PyObject **result)
+{
+    PrimObj *p = PRIM(op->self);
+    if (exc != NULL && p->state->cond_notify) {
+        PyObject *one = PyLong_FromLong(1);
+        if (one == NULL || cond_notify_call(p, one) < 0) {
+            exc = ca_chain_over(exc);
+        }
+        Py_XDECREF(one);
+    }
+    return wait_finish(exc, Py_True, result);
+}
+
+/* An error raised in the `finally` that re-acquires: it replaces the
+ * outcome of the wait, which becomes its __context__. */
+static PySendResult
+cond_finally_failed(WaitOpObj *op, PyObject **result)
+{
+    PyObject *outcome = op->keep[0];
+    op->keep[0] = NULL;
+    return cond_wait_end(op, ca_chain_over(outcome), result);
+}
+
+static PySendResult
+cond_wait_start(WaitOpObj *op, PyObject **result)
+{
+    PrimObj *p = PRIM(op->self);
+    ca_state *st = p->state;
+    int newer = st->cond_notify;
+    if (cond_check_locked(p, "cannot wait on un-acquired lock") < 0) {
+        return PYGEN_ERROR;
+    }
+    PyObject *fut = NULL;
+    if (newer) {
+        PyObject *loop = prim_get_loop(p);
+        fut = loop ? PyObject_CallMethodNoArgs(loop, st->str_create_future) : NULL;
+        Py_XDECREF(loop);
+        if (fut == NULL) {
+            return PYGEN_ERROR;
+        }
+    }
+    PyObject *res = cond_call(p, st->str_release);
+    if (res == NULL) {
+        Py_XDECREF(fut);
+        return PYGEN_ERROR;
+    }
+    Py_DECREF(res);
+    /* try: (the re-acquiring `finally` from here on) */
+    if (fut == NULL) {
+        PyObject *loop = prim_get_loop(p);
+        fut = loop ? PyObject_CallMethodNoArgs(loop, st->str_create_future) : NULL;
+        Py_XDECREF(loop);
+    }
+    if (fut == NULL || waiters_call(p, st->str_append, fut) < 0) {
+        Py_XDECREF(fut);
+        op->keep[0] = ca_err_fetch();
+        return cond_reacquire(op);
+    }
+    op->step = CW_WAITING;
+    Py_XSETREF(op->fut, fut);
+    return PYGEN_NEXT;
+}
+
+static PySendResult
+cond_wait_resume(WaitOpObj *op, PyObject *exc, PyObject **result)
+{
+    PrimObj *p = PRIM(op->self);
+    ca_state *st = p->state;
+    if (op->step == CW_WAITING) {
+        /* `await fut; return True` and `finally: self._waiters.remove(fut)` */
+        exc = wait_remove(p, op, ca_waitop_outcome(op, exc));
+        op->keep[0] = exc;
+        if (cond_reacquire(op) == PYGEN_ERROR) {
+            return cond_finally_failed(op, result);
+        }
+        return PYGEN_NEXT;
+    }
+    /* CW_REACQUIRING: `await self.acquire()` is over */
+    if (exc != NULL) {
+        if (!is_cancelled_error(st, exc)) {
+            ca_err_restore(exc);
+            return cond_finally_failed(op, result);
+        }
+        Py_XSETREF(op->keep[1], exc);  /* err = e; and again */
+        if (cond_reacquire(op) == PYGEN_ERROR) {
+            return cond_finally_failed(op, result);
+        }
+        return PYGEN_NEXT;
+    }
+    Py_CLEAR(op->value);
+    PyObject *outcome = op->keep[0], *err = op->keep[1];
+    op->keep[0] = op->keep[1] = NULL;
+    if (err != NULL) {
+        if (!st->cond_notify) {
+            /* the older wait raises a new CancelledError */
+            Py_SETREF(err, PyObject_CallNoArgs(st->CancelledError));
+            if (err == NULL) {
+                return cond_wait_end(op, ca_chain_over(outcome), result);
+            }
+        }
+        /* `raise err` in the `finally`: over the outcome of the wait */
+        if (outcome != NULL && outcome != err) {
+            PyException_SetContext(err, outcome);
+        }
+        else {
+            Py_XDECREF(outcome);
+        }
+        return cond_wait_end(op, err, result);
+    }
+    return cond_wait_end(op, outcome, result);
+}
+
+static const ca_waitop_kind cond_wait_kind = {"Condition.wait", cond_wait_start,
+                                              cond_wait_resume};
+
+static PyObject *
+cond_wait(PrimObj *p, PyObject *unused)
+{
+    return ca_waitop_new(p->state, &cond_wait_kind, (PyObject *)p, NULL);
+}
+
+/* wait_for(predicate): `result = predicate(); while not result: await
+ * self.wait(); result = predicate(); return result`. */
+static PySendResult
+cond_wait_for_step(WaitOpObj *op, PyObject **result)
+{
+    PyObject *res = PyObject_CallNoArgs(op->arg);
+    int truth = res ? PyObject_IsTrue(res) : -1;
+    if (truth != 0) {
+        if (truth < 0) {
+            Py_XDECREF(res);
+            return PYGEN_ERROR;
+        }
+        *result = res;
+        return PYGEN_RETURN;
+    }
+    Py_DECREF(res);
+    return ca_waitop_delegate_new(op, PyObject_CallMethod(op->self, "wait", NULL));
+}
+
+static PySendResult
+cond_wait_for_resume(WaitOpObj *op, PyObject *exc, PyObject **result)
+{
+    if (exc != NULL) {
+        ca_err_restore(exc);
+        return PYGEN_ERROR;
+    }
+    Py_CLEAR(op->value);
+    return cond_wait_for_step(op, result);
+}
+
+static const ca_waitop_kind cond_wait_for_kind = {"Condition.wait_for", cond_wait_for_step,
+                                                  cond_wait_for_resume};
+
+static PyObject *
+cond_wait_for(PrimObj *p, PyObject *predicate)
+{
+    return ca_waitop_new(p->state, &cond_wait_for_kind, (PyObject *)p, predicate);
+}
+
+static PyObject *
+cond_notify(PrimObj *p, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *n;
+    if (ca_parse_optional("notify", "n", args, nargs, kwnames, &n) < 0) {
+        return NULL;
+    }
+    PyObject *one = NULL;
+    if (n == Py_None && (nargs == 0 && (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0))) {
+        n = one = PyLong_FromLong(1);
+        if (one == NULL) {
+            return NULL;
+        }
+    }
+    int rc = cond_check_locked(p, "cannot notify on un-acquired lock");
+    if (rc == 0) {
+        rc = p->state->cond_notify ? cond_notify_call(p, n) : cond_notify_n(p, n);
+    }
+    Py_XDECREF(one);
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
+}
+
+static PyObject *
+cond_notify_meth(PrimObj *p, PyObject *n)
+{
+    return cond_notify_n(p, n) < 0 ? NULL : Py_NewRef(Py_None);
+}
+
+static PyObject *
+cond_notify_all(PrimObj *p, PyObject *unused)
+{
+    Py_ssize_t len = p->waiters ? PyObject_Size(p->waiters) : 0;
+    if (len < 0) {
+        return NULL;
+    }
+    return PyObject_CallMethod((PyObject *)p, "notify", "n", len);
+}
+
+/* __aenter__: `await self.acquire()`, None. */
+static PySendResult
+cond_enter_start(WaitOpObj *op, PyObject **result)
+{
+    PrimObj *p = PRIM(op->self);
+    return ca_waitop_delegate_new(op, cond_call(p, p->state->str_acquire));
+}
+
+static PySendResult
+cond_enter_resume(WaitOpObj *op, PyObject *exc, PyObject **result)
+{
+    Py_CLEAR(op->value);
+    return wait_finish(exc, Py_None, result);
+}
+
+static const ca_waitop_kind cond_enter_kind = {"_ContextManagerMixin.__aenter__",
+                                               cond_enter_start, cond_enter_resume};
+
+static PyObject *
+cond_aenter(PrimObj *p, PyObject *unused)
+{
+    return ca_waitop_new(p->state, &cond_enter_kind, (PyObject *)p, NULL);
+}
+
+static PyObject *
+cond_repr(PrimObj *p)
+{
+    PyObject *res = cond_call(p, p->state->str_locked);
+    int locked = res ? PyObject_IsTrue(res) : -1;
+    Py_XDECREF(res);
+    if (locked < 0) {
+        return NULL;
+    }
+    return prim_repr(p, PyUnicode_FromString(locked ? "locked" : "unlocked"));
+}
+
+/* __init__(self, lock=None) */
+static int
+cond_init(PrimObj *p, PyObject *args, PyObject *kwargs)
+{
+    PyObject *lock;
+    if (init_optional("Condition", "lock", args, kwargs, &lock) < 0) {
+        return -1;
+    }
+    if (lock == NULL) {
+        lock = Py_None;
+    }
+    ca_state *st = p->state;
+    if (lock == Py_None) {
+        /* `Lock()`: asyncio.locks' Lock, whichever is bound now */
+        PyObject *locks = PyImport_ImportModule("asyncio.locks");
+        PyObject *cls = locks ? PyObject_GetAttrString(locks, "Lock") : NULL;
+        Py_XDECREF(locks);
+        lock = cls ? PyObject_CallNoArgs(cls) : NULL;
+        Py_XDECREF(cls);
+    }
+    else {
+        Py_INCREF(lock);
+    }
+    if (lock == NULL) {
+        return -1;
+    }
+    Py_XSETREF(p->lock, lock);
+    PyObject *names[3] = {st->str_locked, st->str_acquire, st->str_release};
+    for (int i = 0; i < 3; i++) {
+        PyObject *meth = PyObject_GetAttr(lock, names[i]);
+        int rc = meth ? PyObject_GenericSetAttr((PyObject *)p, names[i], meth) : -1;
+        Py_XDECREF(meth);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    PyObject *dq = PyObject_CallNoArgs(st->deque_type);
+    if (dq == NULL) {
+        return -1;
+    }
+    Py_XSETREF(p->waiters, dq);
+    return 0;
+}
+
+static PyObject *
+cond_get_lock(PrimObj *p, void *c)
+{
+    if (p->lock == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "_lock");
+        return NULL;
+    }
+    return Py_NewRef(p->lock);
+}
+
+static int
+cond_set_lock(PrimObj *p, PyObject *v, void *c)
+{
+    if (v == NULL) {
+        return ca_attr_deleted(Py_TYPE(p)->tp_name, "_lock");
+    }
+    Py_XSETREF(p->lock, Py_NewRef(v));
+    return 0;
 }
 
 /* ---- async with (Lock, Semaphore) ---- */
@@ -694,7 +1089,7 @@ cm_exit_work(PyObject *self, PyObject *const *unused)
     else if (Py_IS_TYPE(self, st->SemaphoreType)) {
         res = sem_release(PRIM(self), NULL);
     }
-    else {  /* BoundedSemaphore's, or a subclass's */
+    else {  /* BoundedSemaphore's, a subclass's, or Condition's lock's */
         res = PyObject_CallMethodNoArgs(self, st->str_release);
     }
     if (res == NULL) {
@@ -715,7 +1110,7 @@ cm_aexit(PrimObj *p, PyObject *const *args, Py_ssize_t nargs)
                           (PyObject *)p, NULL, 0);
 }
 
-static const char *const helper_names[CA_HELPERS] = {"cm_aenter", "queue_join"};
+static const char *const helper_names[CA_HELPERS] = {"cm_aenter", "queue_join", "wait_for"};
 
 PyObject *
 ca_call_helper(ca_state *st, int which, PyObject *arg)
@@ -810,13 +1205,14 @@ event_init(PrimObj *p, PyObject *args, PyObject *kwargs)
     return 0;
 }
 
-/* __init__(self, value=1), with Python's messages on every version. */
+/* __init__(self, <argname>=...) of class `name`, with Python's messages on
+ * every version: *v is the argument (borrowed), NULL if not given. */
 static int
-sem_parse(PyObject *args, PyObject *kwargs, Py_ssize_t *value, int bounded)
+init_optional(const char *name, const char *argname, PyObject *args, PyObject *kwargs,
+              PyObject **v)
 {
-    const char *name = bounded ? "BoundedSemaphore" : "Semaphore";
     Py_ssize_t nargs = PyTuple_GET_SIZE(args);
-    PyObject *v = nargs > 0 ? PyTuple_GET_ITEM(args, 0) : NULL;
+    *v = nargs > 0 ? PyTuple_GET_ITEM(args, 0) : NULL;
     if (nargs > 1) {
         PyErr_Format(PyExc_TypeError,
                      "%s.__init__() takes from 1 to 2 positional arguments but %zd "
@@ -826,18 +1222,31 @@ sem_parse(PyObject *args, PyObject *kwargs, Py_ssize_t *value, int bounded)
     Py_ssize_t pos = 0;
     PyObject *key, *item;
     while (kwargs != NULL && PyDict_Next(kwargs, &pos, &key, &item)) {
-        if (!PyUnicode_Check(key) || PyUnicode_CompareWithASCIIString(key, "value") != 0) {
+        if (!PyUnicode_Check(key) || PyUnicode_CompareWithASCIIString(key, argname) != 0) {
             PyErr_Format(PyExc_TypeError,
                          "%s.__init__() got an unexpected keyword argument '%S'", name,
                          key);
             return -1;
         }
-        if (v != NULL) {
+        if (*v != NULL) {
             PyErr_Format(PyExc_TypeError,
-                         "%s.__init__() got multiple values for argument 'value'", name);
+                         "%s.__init__() got multiple values for argument '%s'", name,
+                         argname);
             return -1;
         }
-        v = item;
+        *v = item;
+    }
+    return 0;
+}
+
+/* __init__(self, value=1) */
+static int
+sem_parse(PyObject *args, PyObject *kwargs, Py_ssize_t *value, int bounded)
+{
+    PyObject *v;
+    if (init_optional(bounded ? "BoundedSemaphore" : "Semaphore", "value", args, kwargs,
+                      &v) < 0) {
+        return -1;
     }
     *value = 1;
     if (v != NULL) {
@@ -961,6 +1370,7 @@ prim_traverse(PrimObj *p, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(p));
     Py_VISIT(p->loop);
     Py_VISIT(p->waiters);
+    Py_VISIT(p->lock);
     Py_VISIT(p->dict);
     return 0;
 }
@@ -970,6 +1380,7 @@ prim_clear(PrimObj *p)
 {
     Py_CLEAR(p->loop);
     Py_CLEAR(p->waiters);
+    Py_CLEAR(p->lock);
     Py_CLEAR(p->dict);
     return 0;
 }
@@ -1099,3 +1510,27 @@ static PyGetSetDef boundedsemaphore_getset[] = {
 PRIM_SPEC(boundedsemaphore, "BoundedSemaphore",
           "asyncio.BoundedSemaphore in C: release() past the initial value is an error.",
           bsem_init, sem_repr)
+
+static PyMethodDef condition_methods[] = {
+    {"wait", (PyCFunction)cond_wait, METH_NOARGS,
+     "wait($self, /)\n--\n\nWait until notified (await it): True, the lock held again."},
+    {"wait_for", (PyCFunction)cond_wait_for, METH_O,
+     "wait_for($self, predicate, /)\n--\n\nWait until predicate() is true (await it)."},
+    {"notify", (PyCFunction)(void (*)(void))cond_notify, METH_FASTCALL | METH_KEYWORDS,
+     "notify($self, /, n=1)\n--\n\nWake up to n tasks waiting on this condition."},
+    {"notify_all", (PyCFunction)cond_notify_all, METH_NOARGS,
+     "notify_all($self, /)\n--\n\nWake up every task waiting on this condition."},
+    {"_notify", (PyCFunction)cond_notify_meth, METH_O, NULL},
+    {"__aenter__", (PyCFunction)cond_aenter, METH_NOARGS, NULL},
+    {"__aexit__", (PyCFunction)(void (*)(void))cm_aexit, METH_FASTCALL, NULL},
+    PRIM_COMMON_METHODS{NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef condition_getset[] = {
+    PRIM_COMMON_GETSET{"_lock", (getter)cond_get_lock, (setter)cond_set_lock, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PRIM_SPEC(condition, "Condition",
+          "asyncio.Condition in C: tasks wait until notified, around a lock.", cond_init,
+          cond_repr)

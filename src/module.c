@@ -178,6 +178,8 @@ module_cache_asyncio(ca_state *st)
         {&st->QueueShutDown, "asyncio.queues", "QueueShutDown"},
 #endif
         {&st->heappush, "heapq", "heappush"},
+        {&st->isfuture, "asyncio.futures", "isfuture"},
+        {&st->timeouts_dict, "asyncio.timeouts", "__dict__"},
         {&st->heappop, "heapq", "heappop"},
         {&st->get_running_loop, "asyncio.events", "_get_running_loop"},
 #if PY_VERSION_HEX >= 0x030C0000
@@ -391,7 +393,12 @@ module_intern_strings(ca_state *st)
         || module_intern(&st->str_set_result, "set_result") < 0
         || module_intern(&st->str_locked, "locked") < 0
         || module_intern(&st->str_acquire, "acquire") < 0
-        || module_intern(&st->str_release, "release") < 0) {
+        || module_intern(&st->str_release, "release") < 0
+        || module_intern(&st->str_set_exception, "set_exception") < 0
+        || module_intern(&st->str_timeout, "timeout") < 0
+        || module_intern(&st->str_aenter, "__aenter__") < 0
+        || module_intern(&st->str_aexit, "__aexit__") < 0
+        || module_intern(&st->str_remove_done_callback, "remove_done_callback") < 0) {
         return -1;
     }
     if (module_intern(&st->str_Task, "Task") < 0
@@ -470,14 +477,20 @@ module_exec(PyObject *mod)
         || module_add_type(mod, &ca_semaphore_spec, NULL, &st->SemaphoreType) < 0
         || module_add_type(mod, &ca_boundedsemaphore_spec, (PyObject *)st->SemaphoreType,
                            &st->BoundedSemaphoreType) < 0
+        || module_add_type(mod, &ca_condition_spec, NULL, &st->ConditionType) < 0
         || module_add_type(mod, &ca_queue_spec, NULL, &st->QueueType) < 0
         || module_add_type(mod, &ca_lifoqueue_spec, (PyObject *)st->QueueType,
                            &st->LifoQueueType) < 0
         || module_add_type(mod, &ca_priorityqueue_spec, (PyObject *)st->QueueType,
                            &st->PriorityQueueType) < 0
+        || module_add_type(mod, &ca_taskgroup_methods_spec, NULL,
+                           &st->TaskGroupMethodsType) < 0
+        || module_add_type(mod, &ca_shieldcb_spec, NULL, &st->ShieldCallbackType) < 0
+        || module_add_type(mod, &ca_waitcb_spec, NULL, &st->WaitCallbackType) < 0
         || module_name_alone(st->LockType) < 0 || module_name_alone(st->EventType) < 0
         || module_name_alone(st->SemaphoreType) < 0
         || module_name_alone(st->BoundedSemaphoreType) < 0
+        || module_name_alone(st->ConditionType) < 0
         || ca_stream_types_init(mod, st) < 0
         || ca_pipe_types_init(mod) < 0
         || ca_server_types_init(mod, st) < 0
@@ -488,7 +501,7 @@ module_exec(PyObject *mod)
     }
     if (module_cache_asyncio(st) < 0 || module_cache_registry(st) < 0
         || module_cache_ssl(st) < 0
-        || module_intern_strings(st) < 0) {
+        || module_intern_strings(st) < 0 || ca_taskgroup_init(st) < 0) {
         return -1;
     }
 #if PY_VERSION_HEX >= 0x030C0000
@@ -539,7 +552,7 @@ module_exec(PyObject *mod)
     X(OneShotType) X(TimeoutType) X(AsyncioTimeout) X(str_call_at)             \
     X(str_cancelling) X(str_uncancel) X(str_on_timeout) X(str_reschedule)      \
     X(WaitOpType) X(LockType) X(EventType) X(SemaphoreType)                    \
-    X(BoundedSemaphoreType) X(deque_type) X(helpers[0]) X(helpers[1])          \
+    X(BoundedSemaphoreType) X(deque_type) X(helpers[0]) X(helpers[1]) X(helpers[2])          \
     X(QueueType) X(LifoQueueType) X(PriorityQueueType) X(QueueEmpty)           \
     X(QueueFull) X(QueueShutDown) X(heappush) X(heappop) X(str_popleft)        \
     X(str_pop) X(str_put_) X(str_init_)                                        \
@@ -549,7 +562,10 @@ module_exec(PyObject *mod)
     X(str_get_buffer) X(str_buffer_updated) X(str_eof_received)                \
     X(str_peername) X(SocketType) X(str_recv) X(str_recv_into) X(str_send)     \
     X(str_sendmsg) X(str_transport) X(str_protocol) X(str_datagram_received)  \
-    X(str_error_received)
+    X(str_error_received) X(TaskGroupMethodsType) X(ShieldCallbackType)        \
+    X(str_set_exception) X(str_remove_done_callback) X(WaitCallbackType)      \
+    X(isfuture) X(ConditionType) X(timeouts_dict) X(str_timeout) X(str_aenter)     \
+    X(str_aexit)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -558,6 +574,9 @@ module_traverse(PyObject *mod, visitproc visit, void *arg)
 #define CA_VISIT(name) Py_VISIT(st->name);
     CA_STATE_REFS(CA_VISIT)
 #undef CA_VISIT
+    for (int i = 0; i < CA_TG_NSTR; i++) {
+        Py_VISIT(st->tg_str[i]);
+    }
     return 0;
 }
 
@@ -571,6 +590,9 @@ module_clear(PyObject *mod)
 #define CA_CLEAR(name) Py_CLEAR(st->name);
     CA_STATE_REFS(CA_CLEAR)
 #undef CA_CLEAR
+    for (int i = 0; i < CA_TG_NSTR; i++) {
+        Py_CLEAR(st->tg_str[i]);
+    }
     while (st->fi_nfree > 0) {
         PyObject_GC_Del(st->fi_free[--st->fi_nfree]);
     }
@@ -619,6 +641,31 @@ module_live_counts(PyObject *mod, PyObject *unused)
 }
 #endif
 
+static PyObject *
+module_set_flag(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_set_flag(name: str, value: int, /)");
+        return NULL;
+    }
+    ca_state *st = PyModule_GetState(module);
+    long v = PyLong_AsLong(args[1]);
+    if (v == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (PyUnicode_CompareWithASCIIString(args[0], "taskgroup") == 0) {
+        st->tg_flags = (int)v | CA_TG_KNOWN;
+    }
+    else if (PyUnicode_CompareWithASCIIString(args[0], "condition_notify") == 0) {
+        st->cond_notify = v != 0;
+    }
+    else {
+        PyErr_Format(PyExc_ValueError, "no flag named %R", args[0]);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
 #ifdef CA_DEBUG
     {"_live_counts", module_live_counts, METH_NOARGS,
@@ -629,6 +676,25 @@ static PyMethodDef module_methods[] = {
      "gather($module, /, *coros_or_futures, return_exceptions=False)\n--\n\n"
      "asyncio.gather() in C: a future aggregating the results of the given\n"
      "coroutines and futures (see asyncio.gather)."},
+    {"shield", (PyCFunction)(void (*)(void))ca_shield, METH_FASTCALL | METH_KEYWORDS,
+     "shield($module, /, arg)\n--\n\n"
+     "asyncio.shield() in C: wait for a future, shielding it from\n"
+     "cancellation (see asyncio.shield)."},
+    {"wait", (PyCFunction)(void (*)(void))ca_wait, METH_FASTCALL | METH_KEYWORDS,
+     "wait($module, /, fs, *, timeout=None, return_when='ALL_COMPLETED')\n--\n\n"
+     "asyncio.wait() in C: wait for the futures and tasks of fs; returns\n"
+     "the sets (done, pending) (see asyncio.wait)."},
+#if PY_VERSION_HEX >= 0x030C0000
+    {"wait_for", (PyCFunction)(void (*)(void))ca_wait_for, METH_FASTCALL | METH_KEYWORDS,
+     "wait_for($module, /, fut, timeout)\n--\n\n"
+     "asyncio.wait_for() in C: wait for fut to complete, with a timeout\n"
+     "(see asyncio.wait_for)."},
+#endif
+    {"_set_flag", (PyCFunction)(void (*)(void))module_set_flag, METH_FASTCALL,
+     "_set_flag($module, name, value, /)\n--\n\n"
+     "Which variant of asyncio's code the C versions follow, as casyncio._accel\n"
+     "works it out: 'taskgroup' (the CA_TG_* flags of TaskGroup.create_task)\n"
+     "or 'condition_notify' (Condition.wait notifies another waiter on errors)."},
     {"_set_helper", (PyCFunction)(void (*)(void))ca_set_helper, METH_FASTCALL,
      "_set_helper($module, name, fn, /)\n--\n\n"
      "Give the C primitives a Python coroutine function they call (set by\n"

@@ -78,6 +78,31 @@ q_empty(QueueObj *q)
     return q_truth_of_call((PyObject *)q, "empty");
 }
 
+/* asyncio's full() for any maxsize (a float one too), compared as Python
+ * does: False if maxsize <= 0, else qsize() >= maxsize, with the
+ * subclass's own qsize() (`own_qsize`) or the storage's length. */
+static int
+q_full_generic(QueueObj *q, int own_qsize)
+{
+    PyObject *zero = PyLong_FromLong(0);
+    int nonpos = zero ? PyObject_RichCompareBool(q->maxsize, zero, Py_LE) : -1;
+    Py_XDECREF(zero);
+    if (nonpos != 0) {
+        return nonpos < 0 ? -1 : 0;
+    }
+    PyObject *size;
+    if (own_qsize) {
+        size = PyObject_CallMethod((PyObject *)q, "qsize", NULL);
+    }
+    else {
+        Py_ssize_t n = q_qsize(q);
+        size = n < 0 ? NULL : PyLong_FromSsize_t(n);
+    }
+    int r = size ? PyObject_RichCompareBool(size, q->maxsize, Py_GE) : -1;
+    Py_XDECREF(size);
+    return r;
+}
+
 /* full(): maxsize > 0 and qsize() >= maxsize */
 static int
 q_full(QueueObj *q)
@@ -99,25 +124,16 @@ q_full(QueueObj *q)
             return n < 0 ? -1 : n >= m;
         }
     }
-    /* any other number (a float maxsize): compared as Python does */
-    PyObject *zero = PyLong_FromLong(0);
-    int nonpos = zero ? PyObject_RichCompareBool(q->maxsize, zero, Py_LE) : -1;
-    Py_XDECREF(zero);
-    if (nonpos != 0) {
-        return nonpos < 0 ? -1 : 0;
-    }
-    Py_ssize_t n = q_qsize(q);
-    PyObject *size = n < 0 ? NULL : PyLong_FromSsize_t(n);
-    int r = size ? PyObject_RichCompareBool(size, q->maxsize, Py_GE) : -1;
-    Py_XDECREF(size);
-    return r;
+    return q_full_generic(q, 0);
 }
 
+/* The next item out of the storage of a queue of kind `kind` (Q_SUBCLASS:
+ * its own _get()). */
 static PyObject *
-q_take(QueueObj *q)
+q_take(QueueObj *q, int kind)
 {
     ca_state *st = q->state;
-    switch (q->kind) {
+    switch (kind) {
     case Q_FIFO:
         return PyObject_CallMethodNoArgs(q->queue, st->str_popleft);
     case Q_LIFO:
@@ -129,12 +145,14 @@ q_take(QueueObj *q)
     }
 }
 
+/* item into the storage of a queue of kind `kind` (Q_SUBCLASS: its own
+ * _put()). */
 static int
-q_store(QueueObj *q, PyObject *item)
+q_store(QueueObj *q, int kind, PyObject *item)
 {
     ca_state *st = q->state;
     PyObject *res;
-    switch (q->kind) {
+    switch (kind) {
     case Q_FIFO:
     case Q_LIFO:
         res = PyObject_CallMethodOneArg(q->queue, st->str_append, item);
@@ -228,7 +246,7 @@ queue_put_nowait(QueueObj *q, PyObject *item)
         PyErr_SetNone(st->QueueFull);
         return NULL;
     }
-    if (q_store(q, item) < 0) {
+    if (q_store(q, q->kind, item) < 0) {
         return NULL;
     }
     q->unfinished++;
@@ -256,7 +274,7 @@ queue_get_nowait(QueueObj *q, PyObject *unused)
         PyErr_SetNone(st->QueueEmpty);
         return NULL;
     }
-    PyObject *item = q_take(q);
+    PyObject *item = q_take(q, q->kind);
     if (item == NULL) {
         return NULL;
     }
@@ -463,7 +481,7 @@ queue_shutdown(QueueObj *q, PyObject *const *args, Py_ssize_t nargs, PyObject *k
             if (empty) {
                 break;
             }
-            PyObject *item = q_take(q);
+            PyObject *item = q_take(q, q->kind);
             if (item == NULL) {
                 return NULL;
             }
@@ -485,13 +503,23 @@ queue_shutdown(QueueObj *q, PyObject *const *args, Py_ssize_t nargs, PyObject *k
 
 /* ---- the overridable storage methods, for subclasses' super() ---- */
 
+/* The storage kind of the C class a queue is (or derives from): what its
+ * _init/_get/_put reached through super() work on. */
+static int
+q_class_kind(QueueObj *q)
+{
+    ca_state *st = q->state;
+    return PyObject_TypeCheck(q, st->PriorityQueueType) ? Q_HEAP
+           : PyObject_TypeCheck(q, st->LifoQueueType)   ? Q_LIFO
+                                                         : Q_FIFO;
+}
+
 static PyObject *
 queue_init_storage(QueueObj *q, PyObject *maxsize)
 {
     /* asyncio's Queue._init: a deque; LifoQueue's and PriorityQueue's: a
-     * list.  Which one: the C class the method is looked up on. */
-    int list = PyObject_TypeCheck(q, q->state->LifoQueueType)
-               || PyObject_TypeCheck(q, q->state->PriorityQueueType);
+     * list. */
+    int list = q_class_kind(q) != Q_FIFO;
     PyObject *storage = list ? PyList_New(0) : PyObject_CallNoArgs(q->state->deque_type);
     if (storage == NULL) {
         return NULL;
@@ -503,38 +531,21 @@ queue_init_storage(QueueObj *q, PyObject *maxsize)
 static PyObject *
 queue_get_item(QueueObj *q, PyObject *unused)
 {
-    int kind = q->kind;
-    if (kind == Q_SUBCLASS) {
-        kind = PyObject_TypeCheck(q, q->state->PriorityQueueType) ? Q_HEAP
-               : PyObject_TypeCheck(q, q->state->LifoQueueType)   ? Q_LIFO
-                                                                   : Q_FIFO;
+    if (q->queue == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "_queue");
+        return NULL;
     }
-    int saved = q->kind;
-    q->kind = kind;
-    PyObject *res = q->queue ? q_take(q)
-                             : (PyErr_SetString(PyExc_AttributeError, "_queue"), NULL);
-    q->kind = saved;
-    return res;
+    return q_take(q, q_class_kind(q));
 }
 
 static PyObject *
 queue_put_item(QueueObj *q, PyObject *item)
 {
-    int kind = q->kind;
-    if (kind == Q_SUBCLASS) {
-        kind = PyObject_TypeCheck(q, q->state->PriorityQueueType) ? Q_HEAP
-               : PyObject_TypeCheck(q, q->state->LifoQueueType)   ? Q_LIFO
-                                                                   : Q_FIFO;
-    }
     if (q->queue == NULL) {
         PyErr_SetString(PyExc_AttributeError, "_queue");
         return NULL;
     }
-    int saved = q->kind;
-    q->kind = kind;
-    int r = q_store(q, item);
-    q->kind = saved;
-    return r < 0 ? NULL : Py_NewRef(Py_None);
+    return q_store(q, q_class_kind(q), item) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *
@@ -566,18 +577,8 @@ queue_full(QueueObj *q, PyObject *unused)
     if (q->kind != Q_SUBCLASS) {
         r = q_full(q);
     }
-    else {  /* asyncio's full(): maxsize <= 0, or self.qsize() >= maxsize */
-        PyObject *zero = PyLong_FromLong(0);
-        r = zero ? PyObject_RichCompareBool(q->maxsize, zero, Py_LE) : -1;
-        Py_XDECREF(zero);
-        if (r == 0) {
-            PyObject *size = PyObject_CallMethod((PyObject *)q, "qsize", NULL);
-            r = size ? PyObject_RichCompareBool(size, q->maxsize, Py_GE) : -1;
-            Py_XDECREF(size);
-        }
-        else if (r > 0) {
-            r = 0;
-        }
+    else {
+        r = q_full_generic(q, 1);
     }
     return r < 0 ? NULL : PyBool_FromLong(r);
 }

@@ -47,7 +47,21 @@ typedef enum {
 #endif
 
 /* The Python helpers of the C primitives (ca_call_helper, prims.h). */
-enum { CA_HELPER_CM_AENTER = 0, CA_HELPER_QUEUE_JOIN, CA_HELPERS };
+enum { CA_HELPER_CM_AENTER = 0, CA_HELPER_QUEUE_JOIN, CA_HELPER_WAIT_FOR, CA_HELPERS };
+
+/* Which variant of asyncio.TaskGroup.create_task the running Python has
+ * (taskgroup.c; casyncio._accel reads it from asyncio's code). */
+enum {
+    CA_TG_KNOWN = 1,         /* set up by _accel */
+    CA_TG_SET_NAME = 2,      /* create_task(coro[, context=]), then tasks._set_task_name() */
+    CA_TG_KWARGS = 4,        /* 3.14+: create_task(coro, **kwargs), passed on */
+    CA_TG_CLOSE = 8,         /* a refused coroutine is closed */
+    CA_TG_SHORTCUT = 16,     /* a task done at once goes to _on_task_done() at once */
+    CA_TG_CB_FIRST = 32,     /* add_done_callback() before _tasks.add() */
+    CA_TG_AWAITED_BY = 64,   /* 3.14+: call-graph edges to the parent task */
+    CA_TG_ABORT_LATE = 128,  /* a task made while the group began aborting is cancelled */
+};
+#define CA_TG_NSTR 21
 
 typedef struct {
     PyTypeObject *LoopType;
@@ -79,6 +93,20 @@ typedef struct {
     PyObject *QueueEmpty;             /* asyncio.queues' exceptions */
     PyObject *QueueFull;
     PyObject *QueueShutDown;          /* 3.13+, else NULL */
+    PyTypeObject *TaskGroupMethodsType; /* taskgroup.c */
+    PyTypeObject *ShieldCallbackType; /* shield.c */
+    PyTypeObject *WaitCallbackType;   /* wait.c */
+    PyObject *isfuture;               /* asyncio.futures.isfuture */
+    PyObject *timeouts_dict;          /* asyncio.timeouts.__dict__ */
+    PyObject *str_timeout;            /* "timeout" */
+    PyObject *str_aenter;             /* "__aenter__" */
+    PyObject *str_aexit;              /* "__aexit__" */
+    PyObject *str_set_exception;
+    PyObject *str_remove_done_callback;
+    PyObject *tg_str[CA_TG_NSTR];     /* its names, interned */
+    int tg_flags;                     /* CA_TG_*, 0 until _accel sets them */
+    int cond_notify;                  /* asyncio's Condition.wait notifies on errors */
+    PyTypeObject *ConditionType;      /* locks.c */
     PyObject *heappush;               /* heapq's */
     PyObject *heappop;
     PyObject *str_popleft;

@@ -390,6 +390,18 @@ timeout_exit(PyObject *self, PyObject *const *args)
     Py_RETURN_NONE;
 }
 
+PyObject *
+ca_timeout_enter(PyObject *t)
+{
+    return timeout_enter(t, NULL);
+}
+
+PyObject *
+ca_timeout_exit(PyObject *t, PyObject *const *args)
+{
+    return timeout_exit(t, args);
+}
+
 static PyObject *
 timeout_aenter(TimeoutObj *t, PyObject *unused)
 {

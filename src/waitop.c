@@ -27,6 +27,9 @@ ca_waitop_new(ca_state *st, const ca_waitop_kind *kind, PyObject *self, PyObject
     op->self = Py_NewRef(self);
     op->fut = NULL;
     op->arg = Py_XNewRef(arg);
+    op->sub = op->value = NULL;
+    op->keep[0] = op->keep[1] = NULL;
+    op->step = 0;
     op->phase = CA_WAITOP_NEW;
     PyObject_GC_Track(op);
     return (PyObject *)op;
@@ -38,6 +41,10 @@ waitop_drop(WaitOpObj *op)
     Py_CLEAR(op->self);
     Py_CLEAR(op->fut);
     Py_CLEAR(op->arg);
+    Py_CLEAR(op->sub);
+    Py_CLEAR(op->value);
+    Py_CLEAR(op->keep[0]);
+    Py_CLEAR(op->keep[1]);
 }
 
 PyObject *
@@ -62,10 +69,157 @@ waitop_fut_done(WaitOpObj *op)
     return r;
 }
 
-/* After start() or resume(): yield the new future, or finish. */
+PySendResult
+ca_waitop_delegate(WaitOpObj *op, PyObject *awaitable)
+{
+    PyObject *it = NULL;
+    int iterable_coroutine = 0;
+    if (PyGen_CheckExact(awaitable)) {
+        /* a generator-based coroutine (types.coroutine) */
+        PyObject *code = PyObject_GetAttrString(awaitable, "gi_code");
+        if (code == NULL) {
+            return PYGEN_ERROR;
+        }
+        iterable_coroutine = PyCode_Check(code)
+                             && (((PyCodeObject *)code)->co_flags & CO_ITERABLE_COROUTINE);
+        Py_DECREF(code);
+    }
+    if (PyCoro_CheckExact(awaitable) || iterable_coroutine) {
+        it = Py_NewRef(awaitable);
+    }
+    else {
+        unaryfunc getter = Py_TYPE(awaitable)->tp_as_async
+                               ? Py_TYPE(awaitable)->tp_as_async->am_await : NULL;
+        if (getter == NULL) {
+            /* the messages of the running Python's `await` */
+#if PY_VERSION_HEX >= 0x030E0000
+            PyErr_Format(PyExc_TypeError, "'%.100s' object can't be awaited",
+                         Py_TYPE(awaitable)->tp_name);
+#else
+            PyErr_Format(PyExc_TypeError, "object %.100s can't be used in 'await' expression",
+                         Py_TYPE(awaitable)->tp_name);
+#endif
+            return PYGEN_ERROR;
+        }
+        it = getter(awaitable);
+        if (it == NULL) {
+            return PYGEN_ERROR;
+        }
+        if (PyCoro_CheckExact(it)) {
+            PyErr_SetString(PyExc_TypeError, "__await__() returned a coroutine");
+            Py_DECREF(it);
+            return PYGEN_ERROR;
+        }
+        if (!PyIter_Check(it)) {
+            PyErr_Format(PyExc_TypeError, "__await__() returned non-iterator of type '%.100s'",
+                         Py_TYPE(it)->tp_name);
+            Py_DECREF(it);
+            return PYGEN_ERROR;
+        }
+    }
+    Py_XSETREF(op->sub, it);
+    Py_CLEAR(op->fut);
+    return PYGEN_NEXT;
+}
+
+PySendResult
+ca_waitop_delegate_new(WaitOpObj *op, PyObject *aw)
+{
+    if (aw == NULL) {
+        return PYGEN_ERROR;
+    }
+    PySendResult r = ca_waitop_delegate(op, aw);
+    Py_DECREF(aw);
+    return r;
+}
+
+PyObject *
+ca_waitop_take_value(WaitOpObj *op)
+{
+    PyObject *v = op->value ? op->value : Py_NewRef(Py_None);
+    op->value = NULL;
+    return v;
+}
+
+static PySendResult waitop_resume(WaitOpObj *op, PyObject *exc, PyObject **result);
+
+/* sub.throw(exc) (exc stolen) or, for GeneratorExit, sub.close() and the
+ * GeneratorExit raised on: the outcome as from PyIter_Send. */
+static PySendResult
+waitop_sub_throw(WaitOpObj *op, PyObject *exc, PyObject **out)
+{
+    PyObject *sub = op->sub;
+    *out = NULL;
+    if (PyErr_GivenExceptionMatches(exc, PyExc_GeneratorExit)) {
+        PyObject *res = PyObject_CallMethod(sub, "close", NULL);
+        if (res == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                PyErr_Clear();
+            }
+            else {
+                exc = ca_chain_over(exc);
+            }
+        }
+        Py_XDECREF(res);
+        ca_err_restore(exc);
+        return PYGEN_ERROR;
+    }
+    PyObject *meth = PyObject_GetAttrString(sub, "throw");
+    if (meth == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            exc = ca_chain_over(exc);
+        }
+        else {
+            PyErr_Clear();
+        }
+        ca_err_restore(exc);
+        return PYGEN_ERROR;
+    }
+    *out = PyObject_CallOneArg(meth, exc);
+    Py_DECREF(meth);
+    Py_DECREF(exc);
+    if (*out != NULL) {
+        return PYGEN_NEXT;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_StopIteration)) {
+        return PYGEN_ERROR;
+    }
+    PyObject *stop = ca_err_fetch();
+    *out = PyObject_GetAttrString(stop, "value");
+    Py_DECREF(stop);
+    return *out ? PYGEN_RETURN : PYGEN_ERROR;
+}
+
+/* One step of the awaitable delegated to: send `arg`, or throw `exc`
+ * (stolen; NULL to send).  It yields (so does the op), or it is over and
+ * resume() runs. */
+static PySendResult
+waitop_sub_feed(WaitOpObj *op, PyObject *arg, PyObject *exc, PyObject **result)
+{
+    PyObject *out = NULL;
+    op->phase = CA_WAITOP_RUNNING;
+    PySendResult r = exc ? waitop_sub_throw(op, exc, &out) : PyIter_Send(op->sub, arg, &out);
+    if (r == PYGEN_NEXT) {
+        op->phase = CA_WAITOP_DELEGATING;
+        *result = out;
+        return r;
+    }
+    Py_CLEAR(op->sub);
+    if (r == PYGEN_RETURN) {
+        Py_XSETREF(op->value, out);
+        return waitop_resume(op, NULL, result);
+    }
+    return waitop_resume(op, ca_err_fetch(), result);
+}
+
+/* After start() or resume(): yield the new future, start the awaitable
+ * delegated to, or finish. */
 static PySendResult
 waitop_after(WaitOpObj *op, PySendResult r, PyObject **result)
 {
+    if (r == PYGEN_NEXT && op->sub != NULL) {
+        return waitop_sub_feed(op, Py_None, NULL, result);
+    }
     if (r == PYGEN_NEXT) {
         assert(op->fut != NULL);
         if (ca_future_is_own(op->state, op->fut)) {
@@ -126,6 +280,12 @@ waitop_am_send(WaitOpObj *op, PyObject *arg, PyObject **result)
         }
         return waitop_resume(op, exc, result);
     }
+    case CA_WAITOP_DELEGATING: {
+        Py_INCREF(op);
+        PySendResult r = waitop_sub_feed(op, arg, NULL, result);
+        Py_DECREF(op);
+        return r;
+    }
     case CA_WAITOP_RUNNING:
         PyErr_SetString(PyExc_ValueError, "coroutine already executing");
         return PYGEN_ERROR;
@@ -160,6 +320,66 @@ ca_send_as_iter(PySendResult r, PyObject *result, int quiet)
     return NULL;
 }
 
+int
+ca_parse_args(const char *fname, int method, const char *const *names, int npos, int nall,
+              int nrequired, PyObject *const *args, Py_ssize_t nargsf, PyObject *kwnames,
+              PyObject **vals)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs > npos) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %d positional argument%s but %zd %s given",
+                     fname, npos + method, npos + method == 1 ? "" : "s", nargs + method,
+                     nargs + method == 1 ? "was" : "were");
+        return -1;
+    }
+    for (int i = 0; i < nall; i++) {
+        vals[i] = i < nargs ? args[i] : NULL;
+    }
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *kw = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < nall && PyUnicode_CompareWithASCIIString(kw, names[i]) != 0) {
+            i++;
+        }
+        if (i == nall || vals[i] != NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         i == nall ? "%s() got an unexpected keyword argument '%U'"
+                                   : "%s() got multiple values for argument '%U'",
+                         fname, kw);
+            return -1;
+        }
+        vals[i] = args[nargs + k];
+    }
+    int missing = 0;
+    for (int i = 0; i < nrequired; i++) {
+        missing += vals[i] == NULL;
+    }
+    if (missing > 0) {
+        /* "missing 2 required positional arguments: 'a' and 'b'" */
+        PyObject *list = PyUnicode_FromString("");
+        int seen = 0;
+        for (int i = 0; i < nrequired && list != NULL; i++) {
+            if (vals[i] == NULL) {
+                seen++;
+                const char *sep = seen == 1         ? ""
+                                  : seen < missing  ? ", "
+                                  : missing > 2     ? ", and "
+                                                    : " and ";
+                Py_SETREF(list, PyUnicode_FromFormat("%U%s'%s'", list, sep, names[i]));
+            }
+        }
+        if (list != NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() missing %d required %s argument%s: %U", fname,
+                         missing, nrequired > npos ? "keyword-only" : "positional",
+                         missing == 1 ? "" : "s", list);
+            Py_DECREF(list);
+        }
+        return -1;
+    }
+    return 0;
+}
+
 PyObject *
 ca_name_of(const char *qualname)
 {
@@ -192,12 +412,25 @@ waitop_not_waiting(WaitOpObj *op)
         PyErr_SetString(PyExc_ValueError, "coroutine already executing");
         return -1;
     }
-    if (op->phase != CA_WAITOP_WAITING) {
+    if (op->phase != CA_WAITOP_WAITING && op->phase != CA_WAITOP_DELEGATING) {
         op->phase = CA_WAITOP_DONE;
         waitop_drop(op);
         return 1;
     }
     return 0;
+}
+
+/* An exception (stolen) thrown in at the await of a waiting op. */
+static PySendResult
+waitop_thrown(WaitOpObj *op, PyObject *exc, PyObject **result)
+{
+    if (op->phase == CA_WAITOP_DELEGATING) {
+        Py_INCREF(op);
+        PySendResult r = waitop_sub_feed(op, NULL, exc, result);
+        Py_DECREF(op);
+        return r;
+    }
+    return waitop_resume(op, exc, result);
 }
 
 static PyObject *
@@ -210,7 +443,7 @@ waitop_throw(WaitOpObj *op, PyObject *const *args, Py_ssize_t nargs)
     (void)ca_raise_thrown(args, nargs);
     PyObject *exc = ca_err_fetch();
     PyObject *result;
-    PySendResult r = waitop_resume(op, exc, &result);
+    PySendResult r = waitop_thrown(op, exc, &result);
     return ca_send_as_iter(r, result, 0);
 }
 
@@ -227,7 +460,7 @@ waitop_close(WaitOpObj *op, PyObject *unused)
         return NULL;
     }
     PyObject *result;
-    PySendResult r = waitop_resume(op, exc, &result);
+    PySendResult r = waitop_thrown(op, exc, &result);
     if (r == PYGEN_ERROR) {
         if (PyErr_ExceptionMatches(PyExc_GeneratorExit)
             || PyErr_ExceptionMatches(PyExc_StopIteration)) {
@@ -249,7 +482,7 @@ waitop_close(WaitOpObj *op, PyObject *unused)
 static void
 waitop_finalize(WaitOpObj *op)
 {
-    if (op->phase != CA_WAITOP_WAITING) {
+    if (op->phase != CA_WAITOP_WAITING && op->phase != CA_WAITOP_DELEGATING) {
         return;
     }
     PyObject *exc = ca_err_fetch();
@@ -294,6 +527,10 @@ waitop_traverse(WaitOpObj *op, visitproc visit, void *arg)
     Py_VISIT(op->self);
     Py_VISIT(op->fut);
     Py_VISIT(op->arg);
+    Py_VISIT(op->sub);
+    Py_VISIT(op->value);
+    Py_VISIT(op->keep[0]);
+    Py_VISIT(op->keep[1]);
     return 0;
 }
 
@@ -330,9 +567,28 @@ static PyMethodDef waitop_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* cr_await: what it awaits by delegation (a coroutine's cr_await), else
+ * None; cr_frame: None, it has no Python frame.  asyncio.graph walks a
+ * task's coroutines by these two, so the frames of a coroutine this op
+ * delegates to (asyncio's own wait_for, a Python acquire()) are in the
+ * stacks it captures. */
+static PyObject *
+waitop_get_cr_await(WaitOpObj *op, void *c)
+{
+    return Py_NewRef(op->phase == CA_WAITOP_DELEGATING && op->sub ? op->sub : Py_None);
+}
+
+static PyObject *
+waitop_get_cr_frame(WaitOpObj *op, void *c)
+{
+    Py_RETURN_NONE;
+}
+
 static PyGetSetDef waitop_getset[] = {
     {"__qualname__", (getter)waitop_get_qualname, NULL, NULL, NULL},
     {"__name__", (getter)waitop_get_name, NULL, NULL, NULL},
+    {"cr_await", (getter)waitop_get_cr_await, NULL, NULL, NULL},
+    {"cr_frame", (getter)waitop_get_cr_frame, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

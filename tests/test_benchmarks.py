@@ -369,14 +369,17 @@ def test_table_pools_the_rounds_of_several_runs_pairing_each_round():
 
     # A slow phase of the machine in the second run halves both figures of
     # its rounds: the per-round speedups stay 2x, 3x, 4x, 3x, 3x.
-    docs = {"3.14": [run_doc([(200, 100), (300, 100)]),
-                     run_doc([(200, 50), (150, 50), (150, 50)])]}
+    docs = {
+        "3.14": [
+            run_doc([(200, 100), (300, 100)]),
+            run_doc([(200, 50), (150, 50), (150, 50)]),
+        ]
+    }
     row = table.table(docs, "3.14", spread=True).splitlines()[2]
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[0] == "sleep0"
     assert cells[1:3] == ["200", "50.0"]  # medians over the 5 rounds
     assert cells[4] == "3.00x (2.00-4.00) / -"
-
 
 
 # --------------------------------------------------------------------------
@@ -425,7 +428,9 @@ def test_workloads_above_the_loop_check_their_results(name, impl):
 def test_async_tree_table_gives_speedups_over_asyncio_and_uvloop():
     import async_tree
 
-    times = {"none": {"asyncio": 0.4, "uvloop": 0.2, "casyncio": 0.1, "casyncio-accel": 0.05}}
+    times = {
+        "none": {"asyncio": 0.4, "uvloop": 0.2, "casyncio": 0.1, "casyncio-accel": 0.05}
+    }
     table = async_tree.render(times, list(async_tree.IMPLS)).splitlines()
     assert table[0].startswith("| benchmark | asyncio (ms) | uvloop (ms)")
     assert "casyncio-accel/casyncio" in table[0]
@@ -433,4 +438,9 @@ def test_async_tree_table_gives_speedups_over_asyncio_and_uvloop():
         "| async_tree_none | 400.0 | 200.0 | 100.0 | 50.0 | 2.00x | 4.00x | 8.00x"
         " | 2.00x | 4.00x | 2.00x |"
     )
-    assert set(async_tree.VARIANTS) >= {"none", "io_tg", "cpu_io_mixed", "memoization_tg"}
+    assert set(async_tree.VARIANTS) >= {
+        "none",
+        "io_tg",
+        "cpu_io_mixed",
+        "memoization_tg",
+    }

@@ -1,4 +1,4 @@
-"""asyncio.Lock, Event, Semaphore and BoundedSemaphore: asyncio's and
+"""asyncio.Lock, Event, Semaphore, BoundedSemaphore and Condition: asyncio's and
 casyncio's C versions (casyncio.accelerate()), each on casyncio's loop and
 on stock asyncio's.
 
@@ -16,9 +16,10 @@ import pytest
 from conftest import accelerated_with
 from test_leaks import BATCH, batches, run_batches
 
+import casyncio
 from casyncio import _core
 
-NAMES = ("Lock", "Event", "Semaphore", "BoundedSemaphore")
+NAMES = ("Lock", "Event", "Semaphore", "BoundedSemaphore", "Condition")
 REPR = re.compile(r"<(\S+) object at 0x[0-9a-f]+ \[(.*)\]>")
 
 
@@ -44,11 +45,12 @@ def test_accelerate_rebinds_the_classes(locks, run):
 
     async def main():
         # asyncio's own users of the classes make them through asyncio.locks
-        cond = asyncio.Condition()
+        barrier = asyncio.Barrier(1)
         queue = asyncio.Queue()
-        return type(cond._lock), type(queue._finished)
+        return type(barrier._cond), type(barrier._cond._lock), type(queue._finished)
 
-    lock_type, event_type = run(main())
+    cond_type, lock_type, event_type = run(main())
+    assert (cond_type is _core.Condition) == fast
     assert (lock_type is _core.Lock) == fast
     assert (event_type is _core.Event) == fast
 
@@ -323,6 +325,183 @@ def test_condition_over_the_lock(locks, run):
         return await task
 
     assert run(main()) == "item"
+
+
+def test_condition_notify_wakes_in_order(locks, run):
+    async def main():
+        cond = asyncio.Condition()
+        woken = []
+
+        async def waiter(i):
+            async with cond:
+                assert await cond.wait() is True
+                assert cond.locked()
+                woken.append(i)
+
+        tasks = [asyncio.create_task(waiter(i)) for i in range(4)]
+        await asyncio.sleep(0)
+        seen = [extra(cond)]
+        async with cond:
+            cond.notify(2)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        seen.append(list(woken))
+        async with cond:
+            cond.notify_all()
+        await asyncio.gather(*tasks)
+        seen.append(woken)
+        async with cond:
+            cond.notify(0)
+            seen.append(extra(cond))
+        return seen
+
+    assert run(main()) == [
+        "unlocked, waiters:4",
+        [0, 1],
+        [0, 1, 2, 3],
+        "locked",
+    ]
+
+
+def test_condition_bad_use(locks, run):
+    async def main():
+        cond = asyncio.Condition()
+        errors = []
+        for call in (cond.notify, cond.notify_all):
+            with pytest.raises(RuntimeError) as info:
+                call()
+            errors.append(str(info.value))
+        with pytest.raises(RuntimeError) as info:
+            await cond.wait()
+        errors.append(str(info.value))
+        other = asyncio.Lock()
+        shared = asyncio.Condition(other)
+        assert shared._lock is other and shared.locked() is False
+        async with shared:
+            assert other.locked()
+        with pytest.raises(TypeError):
+            asyncio.Condition(lock=other, extra=1)
+        return errors
+
+    assert run(main()) == [
+        "cannot notify on un-acquired lock",
+        "cannot notify on un-acquired lock",
+        "cannot wait on un-acquired lock",
+    ]
+
+
+def test_condition_cancelled_waits_reacquire(locks, run):
+    """A wait cancelled while waiting, or while taking the lock back,
+    raises CancelledError with the lock held again; a notified waiter that
+    is cancelled before it runs passes its turn on (3.13+'s asyncio, whose
+    wait() notifies another waiter when it fails)."""
+
+    async def main():
+        cond = asyncio.Condition()
+        log = []
+
+        async def waiter(name):
+            async with cond:
+                try:
+                    await cond.wait()
+                    log.append(name)
+                except asyncio.CancelledError:
+                    log.append((name, "cancelled", cond.locked()))
+                    raise
+
+        a = asyncio.create_task(waiter("a"))
+        await asyncio.sleep(0)
+        a.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await a
+
+        b = asyncio.create_task(waiter("b"))
+        c = asyncio.create_task(waiter("c"))
+        await asyncio.sleep(0)
+        async with cond:
+            cond.notify(1)  # b is notified, then cancelled while it re-takes the lock
+            await asyncio.sleep(0)
+            b.cancel()
+        results = await asyncio.gather(
+            b, asyncio.wait_for(c, 0.2), return_exceptions=True
+        )
+        return log, [type(r).__name__ for r in results], cond.locked()
+
+    log, results, locked = run(main())
+    stock = casyncio._accel._saved.get(
+        ("asyncio.locks", "Condition"), asyncio.locks.Condition
+    )
+    passes_on = hasattr(stock, "_notify")
+    assert log[:2] == [("a", "cancelled", True), ("b", "cancelled", True)]
+    assert results[0] == "CancelledError"
+    # without the pass-on, c waits until wait_for cancels it
+    assert (log[2:], results[1]) == (
+        (["c"], "NoneType")
+        if passes_on
+        else ([("c", "cancelled", True)], "TimeoutError")
+    )
+    assert locked is False
+
+
+def test_condition_with_a_lock_subclass(locks, run):
+    async def main():
+        acquired = []
+
+        class Counting(asyncio.Lock):
+            async def acquire(self):
+                acquired.append(1)
+                return await super().acquire()
+
+        cond = asyncio.Condition(Counting())
+
+        async def waiter():
+            async with cond:
+                await cond.wait()
+
+        task = asyncio.create_task(waiter())
+        await asyncio.sleep(0)
+        async with cond:
+            cond.notify()
+        await task
+        return len(acquired)
+
+    # waiter: enter, re-take after the wait; main: enter
+    assert run(main()) == 3
+
+
+def test_barrier_over_the_condition(locks, run):
+    async def main():
+        barrier = asyncio.Barrier(3)
+        indices = await asyncio.gather(*(barrier.wait() for _ in range(3)))
+        return sorted(indices), barrier.n_waiting, barrier.broken
+
+    assert run(main()) == ([0, 1, 2], 0, False)
+
+
+def test_a_million_condition_waits_leave_memory_flat(locks, loop):
+    async def batch():
+        cond = asyncio.Condition()
+        total = 0
+        for _ in range(BATCH // 100):
+            woken = []
+
+            async def waiter(w=woken):
+                async with cond:
+                    await cond.wait()
+                    w.append(1)
+
+            tasks = [asyncio.ensure_future(waiter()) for _ in range(100)]
+            await asyncio.sleep(0)
+            async with cond:
+                cond.notify_all()
+            await asyncio.gather(*tasks)
+            total += len(woken)
+        return total
+
+    snapshot, total = run_batches(loop, batch)
+    assert total == batches(loop) * BATCH
+    gc.collect()
+    snapshot.assert_flat("condition waits")
 
 
 def test_a_million_contended_acquires_leave_memory_flat(locks, loop):
